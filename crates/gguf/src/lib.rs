@@ -1,0 +1,1 @@
+//! edgellm-gguf

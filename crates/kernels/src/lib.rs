@@ -1,0 +1,12 @@
+//! edgellm-kernels: all numeric code.
+//!
+//! - [`quant`]: the ggml tensor types as `#[repr(C)]` blocks, each with a scalar
+//!   reference (the spec) and SIMD variants chosen once at run time.
+//! - [`ops`]: f32 vector ops (norms, rope, softmax, activations).
+//! - [`pool`]: a thread pool built for per-token latency.
+//! - [`matmul`]: threaded quantized matrix × activations.
+
+pub mod matmul;
+pub mod ops;
+pub mod pool;
+pub mod quant;
