@@ -1,0 +1,34 @@
+//! Per-ISA kernels and the run-time choice between them.
+
+use super::{Kernels, QuantType};
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+
+/// Appends the SIMD kernel sets usable on this CPU for `ty`, slowest first.
+pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
+    #[cfg(target_arch = "x86_64")]
+    x86_64::push_variants(ty, v);
+    #[cfg(target_arch = "aarch64")]
+    aarch64::push_variants(ty, v);
+    let _ = (ty, &v);
+}
+
+/// The SIMD level in use, for logs.
+pub(crate) fn simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::simd_level()
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        aarch64::simd_level()
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "scalar"
+    }
+}

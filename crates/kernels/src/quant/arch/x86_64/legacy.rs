@@ -1,0 +1,118 @@
+//! AVX2 dot products of the 32-weight types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1)
+//! with Q8_0/Q8_1 activations: integer `maddubs`/`madd` per block, one FMA per
+//! block into two independent accumulators.
+
+use super::super::super::q4::{BlockQ4_0, BlockQ4_1};
+use super::super::super::q5::{BlockQ5_0, BlockQ5_1};
+use super::super::super::q8::{BlockQ8_0, BlockQ8_1};
+use super::{bits_32, dot_i8, dot_u8i8, f16x, hsum_ps, ld256, nibbles_32};
+use core::arch::x86_64::*;
+
+/// Runs `block(i) -> (scale, int lanes)` over all blocks with two accumulators.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn accumulate(nb: usize, mut block: impl FnMut(usize) -> (f32, __m256i)) -> f32 {
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 1 < nb {
+        let (d0, p0) = block(i);
+        let (d1, p1) = block(i + 1);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(p1), acc1);
+        i += 2;
+    }
+    if i < nb {
+        let (d0, p0) = block(i);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    hsum_ps(_mm256_add_ps(acc0, acc1))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q4_0_q8_0(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let off = _mm256_set1_epi8(8);
+    accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        let qx = _mm256_sub_epi8(nibbles_32(&xb.qs), off);
+        (f16x(xb.d) * f16x(yb.d), dot_i8(qx, ld256(&yb.qs)))
+    })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q4_1_q8_1(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let mut summs = 0f32;
+    let s = accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        summs += f16x(xb.m) * f16x(yb.s);
+        (f16x(xb.d) * f16x(yb.d), dot_u8i8(nibbles_32(&xb.qs), ld256(&yb.qs)))
+    });
+    s + summs
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let hi = _mm256_set1_epi8(0xf0u8 as i8);
+    accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        // q − 16 as i8: a clear fifth bit makes the byte 0xF0 | nibble (= nibble − 16).
+        let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
+        (f16x(xb.d) * f16x(yb.d), dot_i8(qx, ld256(&yb.qs)))
+    })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q5_1_q8_1(x: &[BlockQ5_1], y: &[BlockQ8_1]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let b4 = _mm256_set1_epi8(0x10);
+    let mut summs = 0f32;
+    let s = accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        summs += f16x(xb.m) * f16x(yb.s);
+        let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_and_si256(bits_32(xb.qh), b4));
+        (f16x(xb.d) * f16x(yb.d), dot_u8i8(qx, ld256(&yb.qs)))
+    });
+    s + summs
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q8_0_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        (f16x(xb.d) * f16x(yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
+    })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q8_1_q8_1(x: &[BlockQ8_1], y: &[BlockQ8_1]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    accumulate(x.len(), |i| {
+        let (xb, yb) = (&x[i], &y[i]);
+        (f16x(xb.d) * f16x(yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
+    })
+}
+
+/// Q8_0 → f32, 32 values per block.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn dequantize_row_q8_0(x: &[BlockQ8_0], y: &mut [f32]) {
+    assert_eq!(y.len(), x.len() * 32);
+    for (xb, yb) in x.iter().zip(y.chunks_exact_mut(32)) {
+        let d = _mm256_set1_ps(f16x(xb.d));
+        let q = ld256(&xb.qs);
+        let parts = [
+            _mm256_cvtepi8_epi32(_mm256_castsi256_si128(q)),
+            _mm256_cvtepi8_epi32(_mm_srli_si128::<8>(_mm256_castsi256_si128(q))),
+            _mm256_cvtepi8_epi32(_mm256_extracti128_si256::<1>(q)),
+            _mm256_cvtepi8_epi32(_mm_srli_si128::<8>(_mm256_extracti128_si256::<1>(q))),
+        ];
+        for (k, p) in parts.into_iter().enumerate() {
+            let v = _mm256_mul_ps(_mm256_cvtepi32_ps(p), d);
+            // SAFETY: `yb` has 32 floats, so 8 at offset 8k (k < 4) are in bounds.
+            unsafe { _mm256_storeu_ps(yb.as_mut_ptr().add(8 * k), v) };
+        }
+    }
+}

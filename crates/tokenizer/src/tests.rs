@@ -1,0 +1,526 @@
+//! Unit tests of the public API on small hand-made vocabularies.
+
+use super::*;
+
+/// A byte-level BPE vocabulary: the 256 byte images, a few merges and
+/// special tokens (ids listed in the constants below).
+fn gpt2_spec(pre: &str) -> VocabSpec {
+    let table = unicode::byte_to_char_table();
+    let mut tokens: Vec<String> = table.iter().map(|c| c.to_string()).collect();
+    let mut types = vec![1; 256];
+    let merges: Vec<String> = [
+        "H e",
+        "l l",
+        "He ll",
+        "Hell o",
+        "Ġ w",
+        "o r",
+        "Ġw or",
+        "Ġwor l",
+        "Ġworl d",
+        "Ġ Ġ",
+        "ĠĠ ĠĠ",
+        "1 2",
+        "12 3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for m in &merges {
+        let merged = m.replace(' ', "");
+        if !tokens.contains(&merged) {
+            tokens.push(merged);
+            types.push(1);
+        }
+    }
+    for (text, t) in [
+        ("<|endoftext|>", 3),
+        ("<|im_start|>", 3),
+        ("<|im_end|>", 3),
+        ("<tool>", 4),
+    ] {
+        tokens.push(text.to_string());
+        types.push(t);
+    }
+    VocabSpec {
+        model: "gpt2".into(),
+        pre: Some(pre.into()),
+        tokens,
+        token_types: Some(types),
+        merges: Some(merges),
+        bos: None,
+        eos: None,
+        architecture: "qwen2".into(),
+        ..Default::default()
+    }
+}
+
+fn gpt2(pre: &str) -> Tokenizer {
+    let mut spec = gpt2_spec(pre);
+    let eot = spec
+        .tokens
+        .iter()
+        .position(|t| t == "<|endoftext|>")
+        .unwrap() as u32;
+    spec.bos = Some(eot);
+    spec.eos = Some(eot);
+    Tokenizer::new(spec).unwrap()
+}
+
+fn id(tok: &Tokenizer, text: &str) -> u32 {
+    tok.token_id(text)
+        .unwrap_or_else(|| panic!("no token {text:?}"))
+}
+
+#[test]
+fn tokenizer_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Tokenizer>();
+}
+
+#[test]
+fn bpe_merges_words() {
+    let tok = gpt2("qwen2");
+    let ids = tok.encode("Hello world", false, false).unwrap();
+    assert_eq!(ids, [id(&tok, "Hello"), id(&tok, "Ġworld")]);
+    assert_eq!(tok.decode(&ids, false), "Hello world");
+    // qwen2 splits digits one by one: no "123" despite the merges
+    let ids = tok.encode("123", false, false).unwrap();
+    assert_eq!(ids, [id(&tok, "1"), id(&tok, "2"), id(&tok, "3")]);
+    // llama3 groups them by three
+    let tok = gpt2("llama-bpe");
+    assert_eq!(tok.encode("123", false, false).unwrap(), [id(&tok, "123")]);
+}
+
+#[test]
+fn bpe_round_trips_any_utf8() {
+    let tok = gpt2("qwen2");
+    let text = "héllo 🦙 世界\n\t  x\u{3000}y \u{0}";
+    let ids = tok.encode(text, false, false).unwrap();
+    assert_eq!(tok.decode(&ids, false), text);
+}
+
+#[test]
+fn special_tokens_parse_only_when_asked() {
+    let tok = gpt2("qwen2");
+    let start = id(&tok, "<|im_start|>");
+    let ids = tok.encode("<|im_start|>Hello", false, true).unwrap();
+    assert_eq!(ids, [start, id(&tok, "Hello")]);
+    let ids = tok.encode("<|im_start|>Hello", false, false).unwrap();
+    assert!(!ids.contains(&start));
+    assert_eq!(tok.decode(&ids, false), "<|im_start|>Hello");
+    // user-defined tokens are matched even without parse_special
+    let ids = tok.encode("a<tool>b", false, false).unwrap();
+    assert_eq!(ids, [id(&tok, "a"), id(&tok, "<tool>"), id(&tok, "b")]);
+}
+
+#[test]
+fn control_pieces_render_only_with_special() {
+    let tok = gpt2("qwen2");
+    let end = id(&tok, "<|im_end|>");
+    assert_eq!(tok.token_to_piece(end, false), b"");
+    assert_eq!(tok.token_to_piece(end, true), b"<|im_end|>");
+    assert_eq!(tok.token_to_piece(id(&tok, "<tool>"), false), b"<tool>");
+    assert_eq!(tok.token_to_piece(id(&tok, "Ġworld"), false), b" world");
+    assert_eq!(tok.token_to_piece(u32::MAX, true), b"");
+    assert_eq!(tok.token_text(end), "<|im_end|>");
+}
+
+#[test]
+fn end_of_generation_set_follows_token_texts() {
+    let tok = gpt2("qwen2");
+    assert!(tok.is_eog(id(&tok, "<|im_end|>")));
+    assert!(tok.is_eog(id(&tok, "<|endoftext|>")));
+    assert!(!tok.is_eog(id(&tok, "<|im_start|>")));
+    assert!(!tok.is_eog(id(&tok, "Hello")));
+}
+
+#[test]
+fn bos_eos_flags_and_defaults() {
+    let tok = gpt2("qwen2");
+    assert!(!tok.add_bos());
+    assert_eq!(
+        tok.encode("Hello", true, false).unwrap(),
+        [id(&tok, "Hello")]
+    );
+    let tok = gpt2("llama-bpe");
+    assert!(tok.add_bos(), "llama3 vocabularies add BOS by default");
+    let eot = id(&tok, "<|endoftext|>");
+    assert_eq!(
+        tok.encode("Hello", true, false).unwrap(),
+        [eot, id(&tok, "Hello")]
+    );
+    let mut spec = gpt2_spec("qwen2");
+    spec.add_eos = Some(true);
+    spec.eos = Some(id(&tok, "<|im_end|>"));
+    let tok = Tokenizer::new(spec).unwrap();
+    let ids = tok.encode("Hello", true, false).unwrap();
+    assert_eq!(ids.last(), Some(&id(&tok, "<|im_end|>")));
+    assert_eq!(tok.encode("", true, false).unwrap().len(), 1);
+}
+
+#[test]
+fn bad_vocabularies_are_errors_that_name_the_problem() {
+    let mut spec = gpt2_spec("qwen2");
+    spec.model = "t5".into();
+    let err = Tokenizer::new(spec).unwrap_err().to_string();
+    assert!(err.contains("t5"), "{err}");
+    let err = Tokenizer::new(gpt2_spec("kimi-k2"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("kimi-k2"), "{err}");
+    let mut spec = gpt2_spec("qwen2");
+    spec.tokens[5] = spec.tokens[4].clone();
+    assert!(Tokenizer::new(spec)
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate"));
+    let mut spec = gpt2_spec("qwen2");
+    spec.merges = None;
+    assert!(Tokenizer::new(spec).is_err());
+    let mut spec = gpt2_spec("qwen2");
+    spec.add_bos = Some(true);
+    spec.tokens.truncate(300); // the default BOS (11) exists...
+    spec.token_types = None;
+    assert!(Tokenizer::new(spec).is_ok());
+    let spec = VocabSpec {
+        model: "gpt2".into(),
+        ..Default::default()
+    };
+    assert!(Tokenizer::new(spec).is_err(), "empty vocabulary");
+}
+
+#[test]
+fn phi3_special_tokens_strip_right_spaces() {
+    let mut spec = gpt2_spec("gpt-2");
+    spec.name = Some("Phi-3-mini".into());
+    let tok = Tokenizer::new(spec).unwrap();
+    let ids = tok.encode("<|im_end|>  Hello", false, true).unwrap();
+    assert_eq!(ids, [id(&tok, "<|im_end|>"), id(&tok, "Hello")]);
+}
+
+#[test]
+fn detokenize_cleans_spaces_like_llama_cpp() {
+    let tok = gpt2("gpt-2"); // gpt-2 has clean_up_tokenization_spaces
+    let ids = tok.encode("Hello , world . it 's", false, false).unwrap();
+    assert_eq!(tok.detokenize(&ids, false, false), "Hello, world. it's");
+    assert_eq!(tok.decode(&ids, false), "Hello , world . it 's");
+    let mut text = b"a ' ' b".to_vec();
+    clean_up_spaces(&mut text);
+    assert_eq!(
+        text, b"a'' b",
+        "the space after a lone quote is dropped, as in llama.cpp"
+    );
+}
+
+/// A SentencePiece vocabulary in the style of Gemma's.
+fn spm_spec() -> VocabSpec {
+    let mut tokens: Vec<String> = vec!["<pad>", "<eos>", "<bos>", "<unk>"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut types = vec![3, 3, 3, 2];
+    let mut scores = vec![0.0; 4];
+    for b in 0..=255u32 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+        scores.push(0.0);
+    }
+    for (text, score) in [
+        ("▁", -1.0),
+        ("h", -2.0),
+        ("i", -2.0),
+        ("▁h", -3.0),
+        ("hi", -2.5),
+        ("▁hi", -1.5),
+        ("<start_of_turn>", 0.0),
+        ("<end_of_turn>", 0.0),
+        ("<html>", 0.0),
+    ] {
+        tokens.push(text.to_string());
+        scores.push(score);
+        types.push(match text {
+            "<start_of_turn>" | "<end_of_turn>" => 3,
+            "<html>" => 4,
+            _ => 1,
+        });
+    }
+    VocabSpec {
+        model: "llama".into(),
+        tokens,
+        scores: Some(scores),
+        token_types: Some(types),
+        bos: Some(2),
+        eos: Some(1),
+        unk: Some(3),
+        pad: Some(0),
+        add_space_prefix: Some(false),
+        architecture: "gemma3".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn spm_merges_by_score_and_falls_back_to_bytes() {
+    let tok = Tokenizer::new(spm_spec()).unwrap();
+    assert!(tok.add_bos());
+    let ids = tok.encode("hi €", true, false).unwrap();
+    let euro: Vec<u32> = "€"
+        .bytes()
+        .map(|b| id(&tok, &format!("<0x{b:02X}>")))
+        .collect();
+    let mut expected = vec![2, id(&tok, "hi"), id(&tok, "▁")];
+    expected.extend(&euro);
+    assert_eq!(ids, expected);
+    assert_eq!(tok.decode(&ids, false), "hi €");
+    assert_eq!(tok.decode(&ids, true), "<bos>hi €");
+}
+
+#[test]
+fn spm_space_prefix_applies_per_fragment() {
+    let mut spec = spm_spec();
+    spec.add_space_prefix = Some(true);
+    let tok = Tokenizer::new(spec).unwrap();
+    let sot = id(&tok, "<start_of_turn>");
+    let ids = tok.encode("hi<start_of_turn>hi", false, true).unwrap();
+    assert_eq!(ids, [id(&tok, "▁hi"), sot, id(&tok, "▁hi")]);
+    // llama_detokenize drops the prefix space of the first piece
+    assert_eq!(tok.detokenize(&ids, false, true), "hi<start_of_turn> hi");
+}
+
+#[test]
+fn spm_user_defined_tokens_split_without_parse_special() {
+    let tok = Tokenizer::new(spm_spec()).unwrap();
+    let ids = tok.encode("hi<html><end_of_turn>", false, false).unwrap();
+    assert_eq!(ids[..2], [id(&tok, "hi"), id(&tok, "<html>")]);
+    assert!(!ids.contains(&id(&tok, "<end_of_turn>")));
+    assert!(tok.is_eog(id(&tok, "<end_of_turn>")));
+    assert!(tok.is_eog(1));
+}
+
+#[test]
+fn detokenizer_streams_complete_characters() {
+    let tok = Tokenizer::new(spm_spec()).unwrap();
+    let ids = tok.encode("hi €", false, false).unwrap();
+    let mut detok = Detokenizer::new(&tok);
+    let mut pieces = Vec::new();
+    for &i in &ids {
+        pieces.push(detok.push(i).to_string());
+    }
+    assert_eq!(pieces, ["hi", " ", "", "", "€"]);
+    assert_eq!(detok.flush(), "");
+    let mut detok = Detokenizer::new(&tok);
+    assert_eq!(detok.push(id(&tok, "<0xE2>")), "");
+    assert_eq!(detok.n_pending_bytes(), 1);
+    assert_eq!(detok.flush(), "\u{FFFD}");
+    // control tokens render as nothing by default
+    assert_eq!(Detokenizer::new(&tok).push(1), "");
+    assert_eq!(Detokenizer::with_special(&tok, true).push(1), "<eos>");
+}
+
+fn msgs(pairs: &[(&str, &str)]) -> Vec<ChatMessage> {
+    pairs
+        .iter()
+        .map(|(r, c)| ChatMessage::new(*r, *c))
+        .collect()
+}
+
+#[test]
+fn gemma_fallback_template_prepends_system_and_drops_bos() {
+    let tok = Tokenizer::new(spm_spec()).unwrap();
+    let text = tok
+        .render_chat(
+            &msgs(&[
+                ("system", "Be brief."),
+                ("user", " Hi "),
+                ("assistant", "Yo"),
+            ]),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        text,
+        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nYo<end_of_turn>\n<start_of_turn>model\n"
+    );
+    let err = tok
+        .render_chat(&msgs(&[("user", "a"), ("user", "b")]), true)
+        .unwrap_err();
+    assert!(err.to_string().contains("alternate"), "{err}");
+}
+
+#[test]
+fn chatml_is_the_generic_fallback() {
+    let tok = gpt2("qwen2");
+    let text = tok.render_chat(&msgs(&[("user", "Hi")]), true).unwrap();
+    assert_eq!(
+        text,
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
+}
+
+/// Qwen2.5-Instruct's template (tools branch, loops, `messages[0]['role']`).
+const QWEN25_TEMPLATE: &str = r#"{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\n<tool_call>\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- message.content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+"#;
+
+/// SmolLM2-Instruct's template.
+const SMOLLM2_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+fn with_template(template: &str) -> Tokenizer {
+    let mut spec = gpt2_spec("qwen2");
+    spec.chat_template = Some(template.to_string());
+    spec.bos = spec
+        .tokens
+        .iter()
+        .position(|t| t == "<|endoftext|>")
+        .map(|i| i as u32);
+    Tokenizer::new(spec).unwrap()
+}
+
+#[test]
+fn qwen25_template_renders() {
+    let tok = with_template(QWEN25_TEMPLATE);
+    let text = tok.render_chat(&msgs(&[("user", "Hi")]), true).unwrap();
+    assert_eq!(
+        text,
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let text = tok
+        .render_chat(
+            &msgs(&[
+                ("system", "S"),
+                ("user", "Hi"),
+                ("assistant", "Yo"),
+                ("user", "?"),
+            ]),
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        text,
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo<|im_end|>\n<|im_start|>user\n?<|im_end|>\n"
+    );
+    // the rendered prompt tokenizes with its control tokens
+    let ids = tok.encode(&text, true, true).unwrap();
+    assert_eq!(ids[0], id(&tok, "<|im_start|>"));
+}
+
+#[test]
+fn smollm2_template_renders() {
+    let tok = with_template(SMOLLM2_TEMPLATE);
+    let text = tok.render_chat(&msgs(&[("user", "Hi")]), true).unwrap();
+    assert_eq!(
+        text,
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
+}
+
+#[test]
+fn template_helpers_and_errors() {
+    let tok = with_template("{{ raise_exception('no system role') }}");
+    let err = tok
+        .render_chat(&msgs(&[("user", "Hi")]), true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no system role"), "{err}");
+    let tok = with_template("{% for m in messages %}");
+    let err = tok
+        .render_chat(&msgs(&[("user", "Hi")]), true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("chat template"), "{err}");
+    let tok = with_template(
+        "{{ messages[0].content.strip().upper() }}|{{ strftime_now('%Y')|length }}|{{ bos_token }}|{{ tools is none }}",
+    );
+    let text = tok.render_chat(&msgs(&[("user", "  hi ")]), false).unwrap();
+    assert_eq!(text, "HI|4|<|endoftext|>|True");
+}
+
+#[test]
+fn large_spm_vocabulary_builds_quickly() {
+    // Gemma 3 size: 262144 tokens, thousands of control/user-defined ones.
+    let mut spec = spm_spec();
+    let n_base = spec.tokens.len();
+    let tokens = &mut spec.tokens;
+    let scores = spec.scores.as_mut().unwrap();
+    let types = spec.token_types.as_mut().unwrap();
+    for i in n_base..262_144 {
+        if i % 40 == 0 {
+            tokens.push(format!("<unused{i}>"));
+            types.push(3);
+        } else if i % 41 == 0 {
+            tokens.push(format!("<tag{i}>"));
+            types.push(4);
+        } else {
+            tokens.push(format!("▁w{i:x}"));
+            types.push(1);
+        }
+        scores.push(-(i as f32));
+    }
+    let t = std::time::Instant::now();
+    let tok = Tokenizer::new(spec).unwrap();
+    let build = t.elapsed();
+    let text = "hi there <tag123> and some more words ".repeat(400);
+    let t = std::time::Instant::now();
+    let ids = tok.encode(&text, true, true).unwrap();
+    let encode = t.elapsed();
+    eprintln!(
+        "262k vocab: build {build:?}, encode {} bytes → {} ids in {encode:?}",
+        text.len(),
+        ids.len()
+    );
+    assert_eq!(tok.n_vocab(), 262_144);
+    assert!(build.as_millis() < 3000, "build took {build:?}");
+}
