@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         let bytes = file.tensor_data(t);
         assert_eq!(bytes.len() as u64, t.n_bytes);
         assert_eq!(t.offset % file.alignment(), 0);
-        checksum = bytes.iter().fold(checksum, |s, &b| s.wrapping_add(b.into()));
+        checksum = bytes
+            .iter()
+            .fold(checksum, |s, &b| s.wrapping_add(b.into()));
         assert_eq!(file.tensor(&t.name), Some(t));
     }
     std::hint::black_box(checksum);
@@ -32,12 +34,19 @@ fuzz_target!(|data: &[u8]| {
     let written = GgufWriter::from_gguf(&file)
         .to_bytes()
         .expect("writer rejected a file the reader accepted");
-    let reread = GgufFile::from_bytes(written.clone()).expect("reader rejected the writer's output");
+    let reread =
+        GgufFile::from_bytes(written.clone()).expect("reader rejected the writer's output");
     // Debug output compares NaNs as equal; the byte comparison below covers payloads.
-    assert_eq!(format!("{:?}", file.metadata()), format!("{:?}", reread.metadata()));
+    assert_eq!(
+        format!("{:?}", file.metadata()),
+        format!("{:?}", reread.metadata())
+    );
     assert_eq!(file.tensors().len(), reread.tensors().len());
     for (a, b) in file.tensors().iter().zip(reread.tensors()) {
-        assert_eq!((&a.name, &a.dims, a.ggml_type), (&b.name, &b.dims, b.ggml_type));
+        assert_eq!(
+            (&a.name, &a.dims, a.ggml_type),
+            (&b.name, &b.dims, b.ggml_type)
+        );
         assert_eq!((a.n_elements, a.n_bytes), (b.n_elements, b.n_bytes));
         assert_eq!(file.tensor_data(a), reread.tensor_data(b));
     }

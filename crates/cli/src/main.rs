@@ -1,1 +1,53 @@
-fn main() {}
+//! The `edgellm` command line.
+
+mod cmd;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "edgellm",
+    version,
+    about = "Run language models on the machine in front of you"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Chat with a model, or answer one prompt.
+    Run(cmd::run::RunArgs),
+    /// Print the token ids of a text.
+    Tokenize(cmd::tokenize::TokenizeArgs),
+    /// Show a GGUF file's metadata and tensor table.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Measure prompt processing and generation speed (like llama-bench).
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EDGELLM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd::run::run(a),
+        Command::Tokenize(a) => cmd::tokenize::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

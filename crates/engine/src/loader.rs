@@ -41,8 +41,13 @@ impl LoadedModel {
 
 /// Reads the `tokenizer.ggml.*` keys into a [`VocabSpec`] and builds it.
 pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<Tokenizer, EngineError> {
-    let missing = |k: &str| EngineError::Mismatch(format!("the file has no tokenizer ('{k}' is missing)"));
-    let strings = |k: &str| f.get_array(k).and_then(|a| a.as_strings()).map(<[String]>::to_vec);
+    let missing =
+        |k: &str| EngineError::Mismatch(format!("the file has no tokenizer ('{k}' is missing)"));
+    let strings = |k: &str| {
+        f.get_array(k)
+            .and_then(|a| a.as_strings())
+            .map(<[String]>::to_vec)
+    };
     let id = |k: &str| f.get_u32(&format!("tokenizer.ggml.{k}_token_id"));
     let spec = VocabSpec {
         model: f

@@ -55,10 +55,15 @@ pub enum OptionError {
     #[error("unknown parameter '{0}' (known: {KNOWN})")]
     Unknown(String),
     #[error("invalid value '{value}' for parameter '{name}': {why}")]
-    Invalid { name: String, value: String, why: String },
+    Invalid {
+        name: String,
+        value: String,
+        why: String,
+    },
 }
 
-const KNOWN: &str = "temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty, \
+const KNOWN: &str =
+    "temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty, \
                      frequency_penalty, seed, num_predict, num_ctx, num_thread, num_batch, stop";
 
 impl Options {
@@ -122,10 +127,18 @@ impl Options {
             return bad("min_p", self.min_p.to_string(), "must be in [0, 1]");
         }
         if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
-            return bad("repeat_penalty", self.repeat_penalty.to_string(), "must be > 0");
+            return bad(
+                "repeat_penalty",
+                self.repeat_penalty.to_string(),
+                "must be > 0",
+            );
         }
         if self.repeat_last_n < -1 {
-            return bad("repeat_last_n", self.repeat_last_n.to_string(), "must be ≥ -1");
+            return bad(
+                "repeat_last_n",
+                self.repeat_last_n.to_string(),
+                "must be ≥ -1",
+            );
         }
         if self.num_predict < -2 {
             return bad("num_predict", self.num_predict.to_string(), "must be ≥ -1");
@@ -148,7 +161,9 @@ impl Options {
 
 fn unquote(s: &str) -> &str {
     let s = s.trim();
-    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
 }
 
 #[cfg(test)]
@@ -158,7 +173,10 @@ mod tests {
     #[test]
     fn defaults_are_ollamas() {
         let o = Options::default();
-        assert_eq!((o.temperature, o.top_k, o.top_p, o.min_p), (0.8, 40, 0.9, 0.0));
+        assert_eq!(
+            (o.temperature, o.top_k, o.top_p, o.min_p),
+            (0.8, 40, 0.9, 0.0)
+        );
         assert_eq!((o.repeat_penalty, o.repeat_last_n), (1.0, 64));
     }
 
@@ -170,7 +188,10 @@ mod tests {
         o.set("stop", "User:").unwrap();
         assert_eq!(o.temperature, 0.0);
         assert_eq!(o.stop, vec!["<|im_end|>", "User:"]);
-        assert!(matches!(o.set("tempature", "1"), Err(OptionError::Unknown(_))));
+        assert!(matches!(
+            o.set("tempature", "1"),
+            Err(OptionError::Unknown(_))
+        ));
         let e = o.set("top_p", "1.5").unwrap_err();
         assert!(e.to_string().contains("top_p"), "{e}");
         assert!(o.set("top_k", "-3").is_err());

@@ -73,7 +73,8 @@ impl Sampler {
     /// for the repeat/presence/frequency penalties).
     pub fn sample(&mut self, logits: &[f32], history: &[u32], o: &Options) -> u32 {
         self.cand.clear();
-        self.cand.extend(logits.iter().enumerate().map(|(i, &l)| (l, i as u32)));
+        self.cand
+            .extend(logits.iter().enumerate().map(|(i, &l)| (l, i as u32)));
         self.apply_penalties(history, o);
 
         if o.temperature <= 0.0 {
@@ -134,7 +135,8 @@ impl Sampler {
     }
 
     fn apply_penalties(&mut self, history: &[u32], o: &Options) {
-        let active = o.repeat_penalty != 1.0 || o.presence_penalty != 0.0 || o.frequency_penalty != 0.0;
+        let active =
+            o.repeat_penalty != 1.0 || o.presence_penalty != 0.0 || o.frequency_penalty != 0.0;
         if !active || o.repeat_last_n == 0 || history.is_empty() {
             return;
         }
@@ -151,12 +153,18 @@ impl Sampler {
         }
         // `cand` is still in token order here, so index by token id.
         for &t in window {
-            let Some(count) = self.counts.get(t as usize).copied() else { continue };
+            let Some(count) = self.counts.get(t as usize).copied() else {
+                continue;
+            };
             if count == 0 {
                 continue; // already applied for this token
             }
             let l = &mut self.cand[t as usize].0;
-            *l = if *l > 0.0 { *l / o.repeat_penalty } else { *l * o.repeat_penalty };
+            *l = if *l > 0.0 {
+                *l / o.repeat_penalty
+            } else {
+                *l * o.repeat_penalty
+            };
             *l -= count as f32 * o.frequency_penalty + o.presence_penalty;
             self.counts[t as usize] = 0;
         }
@@ -209,7 +217,9 @@ mod tests {
         });
         let run = |seed| {
             let mut s = Sampler::new(4, seed);
-            (0..2000).map(|_| s.sample(&logits, &[], &o)).collect::<Vec<_>>()
+            (0..2000)
+                .map(|_| s.sample(&logits, &[], &o))
+                .collect::<Vec<_>>()
         };
         let a = run(42);
         assert_eq!(a, run(42));

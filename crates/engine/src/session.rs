@@ -18,7 +18,9 @@ use std::time::Instant;
 /// lets us run on (hyper-threads do not help memory-bound decode, but this
 /// machine class has none).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// The state of one sequence on a model.
@@ -34,7 +36,12 @@ pub struct Session {
 
 impl Session {
     /// A session with a context of `min(n_ctx, trained context)` tokens.
-    pub fn new(model: Arc<Model>, n_ctx: usize, n_threads: usize, n_batch: usize) -> Result<Session, EngineError> {
+    pub fn new(
+        model: Arc<Model>,
+        n_ctx: usize,
+        n_threads: usize,
+        n_batch: usize,
+    ) -> Result<Session, EngineError> {
         let hp = &model.hp;
         let n_ctx = n_ctx.min(hp.n_ctx_train).max(1);
         let layout = KvLayout {
@@ -90,8 +97,13 @@ impl Session {
     /// Appends `tokens` to the context; their last token's next-token
     /// logits are then in [`Session::logits`]. Errors if they do not fit.
     pub fn feed(&mut self, tokens: &[u32]) -> Result<(), EngineError> {
-        self.model
-            .forward(&self.pool, &mut self.state, &mut self.kv, tokens, Logits::Last)?;
+        self.model.forward(
+            &self.pool,
+            &mut self.state,
+            &mut self.kv,
+            tokens,
+            Logits::Last,
+        )?;
         self.history.extend_from_slice(tokens);
         Ok(())
     }
@@ -104,7 +116,8 @@ impl Session {
     /// Samples the next token from the current logits.
     pub fn sample(&mut self, opts: &Options) -> u32 {
         let n_vocab = self.model.hp.n_vocab;
-        self.sampler.sample(&self.state.logits[..n_vocab], &self.history, opts)
+        self.sampler
+            .sample(&self.state.logits[..n_vocab], &self.history, opts)
     }
 
     /// One decode step: appends `token` and computes the next logits

@@ -41,16 +41,32 @@ impl Stats {
         let mut s = String::new();
         let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
         if !self.total_duration.is_zero() {
-            let _ = writeln!(s, "total duration:       {}", go_duration(self.total_duration));
+            let _ = writeln!(
+                s,
+                "total duration:       {}",
+                go_duration(self.total_duration)
+            );
         }
         if !self.load_duration.is_zero() {
-            let _ = writeln!(s, "load duration:        {}", go_duration(self.load_duration));
+            let _ = writeln!(
+                s,
+                "load duration:        {}",
+                go_duration(self.load_duration)
+            );
         }
         if self.prompt_eval_count > 0 {
-            let _ = writeln!(s, "prompt eval count:    {} token(s)", self.prompt_eval_count);
+            let _ = writeln!(
+                s,
+                "prompt eval count:    {} token(s)",
+                self.prompt_eval_count
+            );
         }
         if !self.prompt_eval_duration.is_zero() {
-            let _ = writeln!(s, "prompt eval duration: {}", go_duration(self.prompt_eval_duration));
+            let _ = writeln!(
+                s,
+                "prompt eval duration: {}",
+                go_duration(self.prompt_eval_duration)
+            );
             let _ = writeln!(
                 s,
                 "prompt eval rate:     {:.2} tokens/s",
@@ -61,8 +77,16 @@ impl Stats {
             let _ = writeln!(s, "eval count:           {} token(s)", self.eval_count);
         }
         if !self.eval_duration.is_zero() {
-            let _ = writeln!(s, "eval duration:        {}", go_duration(self.eval_duration));
-            let _ = writeln!(s, "eval rate:            {:.2} tokens/s", rate(self.eval_count, self.eval_duration));
+            let _ = writeln!(
+                s,
+                "eval duration:        {}",
+                go_duration(self.eval_duration)
+            );
+            let _ = writeln!(
+                s,
+                "eval rate:            {:.2} tokens/s",
+                rate(self.eval_count, self.eval_duration)
+            );
         }
         s
     }

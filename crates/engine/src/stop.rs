@@ -33,7 +33,12 @@ impl StopMatcher {
             return StopState::Continue;
         }
         self.pending.push_str(text);
-        if let Some(at) = self.stops.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min()
+        {
             out.push_str(&self.pending[..at]);
             self.pending.clear();
             return StopState::Stopped;
@@ -90,7 +95,10 @@ mod tests {
 
     #[test]
     fn false_prefix_is_released() {
-        assert_eq!(run(&["User:"], &["a Us", "eful"]), ("a Useful".into(), false));
+        assert_eq!(
+            run(&["User:"], &["a Us", "eful"]),
+            ("a Useful".into(), false)
+        );
     }
 
     #[test]
@@ -105,7 +113,10 @@ mod tests {
 
     #[test]
     fn multibyte_text_is_cut_on_char_boundaries() {
-        assert_eq!(run(&["né!"], &["olá n", "é", "?"]), ("olá né?".into(), false));
+        assert_eq!(
+            run(&["né!"], &["olá n", "é", "?"]),
+            ("olá né?".into(), false)
+        );
         assert_eq!(run(&["né!"], &["olá n", "é", "!"]), ("olá ".into(), true));
     }
 }

@@ -56,6 +56,7 @@
 mod cursor;
 mod error;
 pub mod limits;
+mod parse;
 mod reader;
 mod types;
 mod value;

@@ -389,3 +389,36 @@ fn gguf_file_is_send_and_sync() {
     check::<GgufWriter>();
     check::<GgufError>();
 }
+
+#[test]
+fn vocabulary_sized_arrays_round_trip() {
+    // Gemma-3-sized vocabulary: 262,144 tokens, scores and types.
+    let n = 262_144;
+    let tokens: Vec<String> = (0..n).map(|i| format!("tok{i}")).collect();
+    let mut w = GgufWriter::new();
+    w.add_kv(
+        "tokenizer.ggml.tokens",
+        Array::String(tokens.clone()).into(),
+    );
+    w.add_kv(
+        "tokenizer.ggml.scores",
+        Array::F32((0..n).map(|i| i as f32).collect()).into(),
+    );
+    w.add_kv("tokenizer.ggml.token_type", Array::I32(vec![1; n]).into());
+    let f = GgufFile::from_bytes(w.to_bytes().unwrap()).unwrap();
+    assert_eq!(
+        f.get_array("tokenizer.ggml.tokens")
+            .unwrap()
+            .as_strings()
+            .unwrap(),
+        tokens
+    );
+    assert_eq!(f.get_array("tokenizer.ggml.scores").unwrap().len(), n);
+    assert_eq!(
+        f.get_array("tokenizer.ggml.token_type")
+            .unwrap()
+            .to_u32_vec()
+            .unwrap()[7],
+        1
+    );
+}

@@ -52,7 +52,13 @@ pub fn activation_bytes(ty: QuantType, n_cols: usize, n_tok: usize) -> usize {
 
 /// Quantizes `x` (`n_tok` rows of `n_cols`) into `dst` in the `vec_dot_type`
 /// of weight type `ty`. Rows are split across the pool when there are many.
-pub fn quantize_activations(pool: &ThreadPool, ty: QuantType, x: &[f32], n_cols: usize, dst: &mut [u8]) {
+pub fn quantize_activations(
+    pool: &ThreadPool,
+    ty: QuantType,
+    x: &[f32],
+    n_cols: usize,
+    dst: &mut [u8],
+) {
     let vt = ty.vec_dot_type();
     let n_tok = x.len() / n_cols;
     let rb = vt.row_bytes(n_cols);
@@ -60,7 +66,11 @@ pub fn quantize_activations(pool: &ThreadPool, ty: QuantType, x: &[f32], n_cols:
     assert!(dst.len() >= rb * n_tok, "activation buffer too small");
     if n_tok < 4 {
         for t in 0..n_tok {
-            quantize_row(vt, &x[t * n_cols..(t + 1) * n_cols], &mut dst[t * rb..(t + 1) * rb]);
+            quantize_row(
+                vt,
+                &x[t * n_cols..(t + 1) * n_cols],
+                &mut dst[t * rb..(t + 1) * rb],
+            );
         }
         return;
     }
@@ -109,14 +119,24 @@ pub fn matmul_many(pool: &ThreadPool, jobs: &mut [MatJob<'_, '_>], xq: &[u8], n_
 /// `vec_dot_type` `vt` (the others are left untouched): callers with mixed
 /// weight types quantize the input once per `vec_dot_type` and call this
 /// once per type.
-pub fn matmul_many_where(pool: &ThreadPool, jobs: &mut [MatJob<'_, '_>], xq: &[u8], n_tok: usize, vt: QuantType) {
+pub fn matmul_many_where(
+    pool: &ThreadPool,
+    jobs: &mut [MatJob<'_, '_>],
+    xq: &[u8],
+    n_tok: usize,
+    vt: QuantType,
+) {
     // Avoid allocating on the decode path: at most a handful of jobs.
     let mut small: [Option<(QMatrix<'_>, SyncPtr<f32>)>; 4] = [None, None, None, None];
     let mut n_jobs = 0;
     let mut n_cols = None;
     for j in jobs.iter_mut().filter(|j| j.w.ty.vec_dot_type() == vt) {
         assert!(n_jobs < small.len(), "at most 4 matrices per matmul_many");
-        assert_eq!(*n_cols.get_or_insert(j.w.n_cols), j.w.n_cols, "matrices in one matmul_many share n_cols");
+        assert_eq!(
+            *n_cols.get_or_insert(j.w.n_cols),
+            j.w.n_cols,
+            "matrices in one matmul_many share n_cols"
+        );
         assert_eq!(j.out.len(), j.w.n_rows * n_tok, "output size");
         small[n_jobs] = Some((j.w, SyncPtr::new(j.out)));
         n_jobs += 1;
@@ -146,7 +166,15 @@ pub fn matmul_many_where(pool: &ThreadPool, jobs: &mut [MatJob<'_, '_>], xq: &[u
     }
 }
 
-fn rows_kernel(w: &QMatrix<'_>, out: SyncPtr<f32>, r0: usize, r1: usize, xq: &[u8], xrb: usize, n_tok: usize) {
+fn rows_kernel(
+    w: &QMatrix<'_>,
+    out: SyncPtr<f32>,
+    r0: usize,
+    r1: usize,
+    xq: &[u8],
+    xrb: usize,
+    n_tok: usize,
+) {
     let n_rows = w.n_rows;
     let n_cols = w.n_cols;
     if n_tok == 1 {
@@ -183,7 +211,9 @@ mod tests {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
@@ -194,13 +224,24 @@ mod tests {
     #[test]
     fn matmul_matches_vec_dot_and_dequantized_product() {
         let n_cols = 512;
-        for ty in [QuantType::Q4_0, QuantType::Q4_1, QuantType::Q8_0, QuantType::Q4_K, QuantType::Q6_K, QuantType::F32] {
+        for ty in [
+            QuantType::Q4_0,
+            QuantType::Q4_1,
+            QuantType::Q8_0,
+            QuantType::Q4_K,
+            QuantType::Q6_K,
+            QuantType::F32,
+        ] {
             for n_rows in [1, 5, 64] {
                 let wf = rand_vec(n_rows * n_cols, n_rows as u64);
                 let mut wq = vec![0u8; ty.row_bytes(n_cols) * n_rows];
                 for r in 0..n_rows {
                     let rb = ty.row_bytes(n_cols);
-                    quantize_row(ty, &wf[r * n_cols..(r + 1) * n_cols], &mut wq[r * rb..(r + 1) * rb]);
+                    quantize_row(
+                        ty,
+                        &wf[r * n_cols..(r + 1) * n_cols],
+                        &mut wq[r * rb..(r + 1) * rb],
+                    );
                 }
                 let w = QMatrix::new(ty, &wq, n_rows, n_cols).unwrap();
                 for n_tok in [1, 3, 40] {
@@ -216,13 +257,26 @@ mod tests {
                             let mut xd = vec![0.0; n_cols];
                             dequantize_row(ty.vec_dot_type(), &xq[t * xrb..(t + 1) * xrb], &mut xd);
                             for r in 0..n_rows {
-                                let want = vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
-                                assert_eq!(out[t * n_rows + r], want, "{ty:?} r={r} t={t} threads={threads}");
+                                let want =
+                                    vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
+                                assert_eq!(
+                                    out[t * n_rows + r],
+                                    want,
+                                    "{ty:?} r={r} t={t} threads={threads}"
+                                );
                                 let mut wd = vec![0.0; n_cols];
                                 dequantize_row(ty, w.row(r), &mut wd);
-                                let exact: f64 = wd.iter().zip(&xd).map(|(&a, &b)| a as f64 * b as f64).sum();
-                                let mag: f64 = wd.iter().zip(&xd).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
-                                assert!((exact - want as f64).abs() <= 1e-3 * mag + 1e-4, "{ty:?}: {exact} vs {want}");
+                                let exact: f64 =
+                                    wd.iter().zip(&xd).map(|(&a, &b)| a as f64 * b as f64).sum();
+                                let mag: f64 = wd
+                                    .iter()
+                                    .zip(&xd)
+                                    .map(|(&a, &b)| (a as f64 * b as f64).abs())
+                                    .sum();
+                                assert!(
+                                    (exact - want as f64).abs() <= 1e-3 * mag + 1e-4,
+                                    "{ty:?}: {exact} vs {want}"
+                                );
                             }
                         }
                     }
@@ -264,7 +318,13 @@ mod tests {
         }
         for ((o, m), r) in outs.iter().zip(&mats).zip(rows) {
             let mut single = vec![0.0; r * 2];
-            matmul(&pool, QMatrix::new(ty, m, r, n_cols).unwrap(), &xq, 2, &mut single);
+            matmul(
+                &pool,
+                QMatrix::new(ty, m, r, n_cols).unwrap(),
+                &xq,
+                2,
+                &mut single,
+            );
             assert_eq!(o, &single);
         }
     }

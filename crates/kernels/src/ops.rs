@@ -28,8 +28,9 @@ pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
 }
 
 fn rms_scale(x: &[f32], eps: f32) -> f32 {
-    // ggml sums in f64 (ggml_float) for the norm.
-    let sum: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    // As ggml: squares in f32, summed in f64 (ggml_float). The output feeds
+    // an 8-bit quantization, so matching its rounding keeps results on llama.cpp's.
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
     let mean = (sum / x.len() as f64) as f32;
     1.0 / (mean + eps).sqrt()
 }
@@ -116,7 +117,14 @@ pub enum RopeStyle {
 /// Precomputed rotary angles for one position: `cos`/`sin` for each pair.
 /// Filled with ggml's recurrence `theta_i = pos·freq_scale·base^(-2i/n_dims)`
 /// computed by repeated multiplication in f32.
-pub fn rope_angles(pos: usize, n_dims: usize, freq_base: f32, freq_scale: f32, cos: &mut [f32], sin: &mut [f32]) {
+pub fn rope_angles(
+    pos: usize,
+    n_dims: usize,
+    freq_base: f32,
+    freq_scale: f32,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
     let theta_scale = freq_base.powf(-2.0 / n_dims as f32);
     let mut theta = pos as f32 * freq_scale;
     for i in 0..n_dims / 2 {
@@ -314,7 +322,9 @@ mod tests {
         let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
@@ -326,10 +336,18 @@ mod tests {
     fn attention_simd_matches_scalar() {
         for &n in &LENS {
             let q = rand_vec(n, n as u64);
-            let k: Vec<f16> = rand_vec(n, n as u64 + 7).iter().map(|&v| f16::from_f32(v)).collect();
+            let k: Vec<f16> = rand_vec(n, n as u64 + 7)
+                .iter()
+                .map(|&v| f16::from_f32(v))
+                .collect();
             let r = dot_f32_f16_ref(&q, &k);
             let s = dot_f32_f16(&q, &k);
-            let bound = 1e-5 * q.iter().zip(&k).map(|(a, b)| (a * b.to_f32()).abs()).sum::<f32>().max(1e-6);
+            let bound = 1e-5
+                * q.iter()
+                    .zip(&k)
+                    .map(|(a, b)| (a * b.to_f32()).abs())
+                    .sum::<f32>()
+                    .max(1e-6);
             assert!((r - s).abs() <= bound, "dot n={n}: {r} vs {s}");
 
             let mut o1 = rand_vec(n, 3);

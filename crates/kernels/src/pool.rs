@@ -119,7 +119,11 @@ impl ThreadPool {
         // see the sleeper and wake it, or it sees the new generation.
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
         if self.shared.sleepers.load(Ordering::SeqCst) > 0 {
-            let _l = self.shared.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _l = self
+                .shared
+                .sleep_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.shared.wake.notify_all();
         }
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(0, n)));
@@ -183,7 +187,11 @@ impl Drop for ThreadPool {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         {
-            let _l = self.shared.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _l = self
+                .shared
+                .sleep_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.shared.wake.notify_all();
         }
         for w in self.workers.drain(..) {
@@ -194,7 +202,12 @@ impl Drop for ThreadPool {
 
 /// The half-open range of `n_items` that thread `idx` of `n_threads` owns,
 /// in contiguous, nearly equal parts aligned to `granule` items.
-pub fn split_range(n_items: usize, idx: usize, n_threads: usize, granule: usize) -> std::ops::Range<usize> {
+pub fn split_range(
+    n_items: usize,
+    idx: usize,
+    n_threads: usize,
+    granule: usize,
+) -> std::ops::Range<usize> {
     let granule = granule.max(1);
     let n_granules = n_items.div_ceil(granule);
     let per = n_granules / n_threads;
@@ -263,7 +276,10 @@ mod tests {
                             *c += 1;
                         }
                     }
-                    assert!(covered.iter().all(|&c| c == 1), "{n_items} {n_threads} {granule}");
+                    assert!(
+                        covered.iter().all(|&c| c == 1),
+                        "{n_items} {n_threads} {granule}"
+                    );
                 }
             }
         }

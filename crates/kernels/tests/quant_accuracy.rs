@@ -38,7 +38,11 @@ fn quantization_error_within_budget() {
         let q = quantize_ref(ty, &x);
         let y = dequantize_ref(ty, &q, n);
         let rel = rmse(&x, &y) / rms(&x);
-        report += &format!("{:5} rel rmse {rel:.5} (budget {})\n", ty.name(), budget(ty));
+        report += &format!(
+            "{:5} rel rmse {rel:.5} (budget {})\n",
+            ty.name(),
+            budget(ty)
+        );
         if rel > budget(ty) {
             over.push(ty.name());
         }
@@ -57,8 +61,16 @@ fn quantization_error_on_odd_block_counts() {
             let y = dequantize_ref(ty, &quantize_ref(ty, &x), n);
             let rel = rmse(&x, &y) / rms(&x);
             // Small samples fluctuate; allow 2× the budget below 256 values.
-            let b = if n < 256 { 2.0 * budget(ty) } else { 1.2 * budget(ty) };
-            assert!(rel <= b, "{} nb={nb}: relative rmse {rel} over {b}", ty.name());
+            let b = if n < 256 {
+                2.0 * budget(ty)
+            } else {
+                1.2 * budget(ty)
+            };
+            assert!(
+                rel <= b,
+                "{} nb={nb}: relative rmse {rel} over {b}",
+                ty.name()
+            );
         }
     }
 }
@@ -82,7 +94,12 @@ fn constant_rows_survive() {
             let x = vec![c; n];
             let y = dequantize_ref(ty, &quantize_ref(ty, &x), n);
             let err = rmse(&x, &y) / c.abs() as f64;
-            assert!(err < 0.02, "{} const {c}: rel err {err}, first {}", ty.name(), y[0]);
+            assert!(
+                err < 0.02,
+                "{} const {c}: rel err {err}, first {}",
+                ty.name(),
+                y[0]
+            );
         }
     }
 }
@@ -108,7 +125,11 @@ fn vec_dot_ref_is_the_dot_of_dequantized_values() {
                 // The min term uses s = d·Σq stored as f16 (as ggml does): add its rounding.
                 tol += min_term_rounding(ty, &xq, &yq);
             }
-            assert!((got - exact).abs() <= tol, "{} n={n}: {got} vs {exact}", ty.name());
+            assert!(
+                (got - exact).abs() <= tol,
+                "{} n={n}: {got} vs {exact}",
+                ty.name()
+            );
             // And the quantized dot approximates the float dot within the type's precision.
             let float_dot = dot_f64(&w, &a);
             let rel = (got - float_dot).abs() / (rms(&w) * rms(&a) * (n as f64).sqrt());
@@ -131,9 +152,19 @@ fn weight_quantizer_of_q8_uses_round_half_away() {
         let off = if ty == QuantType::Q8_0 { 2 } else { 4 };
         let mut w = vec![0u8; ty.row_bytes(32)];
         quantize_row_weights(ty, &x, &mut w);
-        assert_eq!(&w[off..off + 4], &[127, 3, (-4i8) as u8, 1], "{} weights", ty.name());
+        assert_eq!(
+            &w[off..off + 4],
+            &[127, 3, (-4i8) as u8, 1],
+            "{} weights",
+            ty.name()
+        );
         let a = quantize_ref(ty, &x);
-        assert_eq!(&a[off..off + 4], &[127, 2, (-4i8) as u8, 0], "{} activations", ty.name());
+        assert_eq!(
+            &a[off..off + 4],
+            &[127, 2, (-4i8) as u8, 0],
+            "{} activations",
+            ty.name()
+        );
     }
 }
 

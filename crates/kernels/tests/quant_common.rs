@@ -41,7 +41,10 @@ pub fn dequantize_ref(ty: QuantType, q: &[u8], n: usize) -> Vec<f32> {
 
 /// Σ|x_i·y_i| in f64: the scale of the rounding error a dot product may have.
 pub fn abs_dot(x: &[f32], y: &[f32]) -> f64 {
-    x.iter().zip(y).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum()
+    x.iter()
+        .zip(y)
+        .map(|(a, b)| (*a as f64 * *b as f64).abs())
+        .sum()
 }
 
 /// Σ x_i·y_i in f64.
@@ -54,5 +57,10 @@ pub fn rms(x: &[f32]) -> f64 {
 }
 
 pub fn rmse(a: &[f32], b: &[f32]) -> f64 {
-    (a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+    (a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64)
+        .sqrt()
 }

@@ -23,7 +23,24 @@ fn counts(ty: QuantType) -> Vec<usize> {
     let mut v: Vec<usize> = BLOCK_COUNTS.to_vec();
     if bs == 1 {
         // Float types: element counts, including ones not divisible by 8 or 32.
-        v = vec![1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 63, 127, 255, 1023, 4096 + 13];
+        v = vec![
+            1,
+            2,
+            3,
+            5,
+            7,
+            8,
+            15,
+            16,
+            17,
+            31,
+            33,
+            63,
+            127,
+            255,
+            1023,
+            4096 + 13,
+        ];
     }
     v.into_iter().map(|nb| nb * bs).collect()
 }
@@ -37,7 +54,12 @@ fn quantize_simd_is_bit_identical_to_ref() {
             for k in kernel_variants(ty) {
                 let mut got = vec![0xAAu8; want.len()];
                 (k.quantize_row)(&x, &mut got);
-                assert!(got == want, "{} quantize ({}) differs from ref for n={n}", ty.name(), k.isa);
+                assert!(
+                    got == want,
+                    "{} quantize ({}) differs from ref for n={n}",
+                    ty.name(),
+                    k.isa
+                );
             }
         }
     }
@@ -70,7 +92,12 @@ fn quantize_activation_types_bit_identical_on_edge_values() {
             for k in kernel_variants(ty) {
                 let mut got = vec![0u8; want.len()];
                 (k.quantize_row)(x, &mut got);
-                assert!(got == want, "{} quantize ({}) differs on an edge case", ty.name(), k.isa);
+                assert!(
+                    got == want,
+                    "{} quantize ({}) differs on an edge case",
+                    ty.name(),
+                    k.isa
+                );
             }
         }
     }
@@ -86,8 +113,16 @@ fn dequantize_simd_is_exact() {
             for k in kernel_variants(ty) {
                 let mut got = vec![f32::NAN; n];
                 (k.dequantize_row)(&q, &mut got);
-                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{} dequantize ({}) not exact for n={n}", ty.name(), k.isa);
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{} dequantize ({}) not exact for n={n}",
+                    ty.name(),
+                    k.isa
+                );
             }
         }
     }
@@ -127,8 +162,12 @@ fn vec_dot_extreme_activations() {
     for ty in QuantType::ALL.into_iter().filter(|t| t.is_quantized()) {
         let vt = ty.vec_dot_type();
         let n = 4 * ty.block_size().max(256);
-        let w: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { -1.0 } else { 0.97 }).collect();
-        let a: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 5.0 } else { -5.0 }).collect();
+        let w: Vec<f32> = (0..n)
+            .map(|i| if i.is_multiple_of(3) { -1.0 } else { 0.97 })
+            .collect();
+        let a: Vec<f32> = (0..n)
+            .map(|i| if i.is_multiple_of(2) { 5.0 } else { -5.0 })
+            .collect();
         let xq = quantize_ref(ty, &w);
         let yq = quantize_ref(vt, &a);
         let want = reference::vec_dot_ref(ty, n, &xq, &yq);
@@ -162,7 +201,11 @@ fn dispatched_entry_points_match_ref() {
         let yq = quantize_ref(vt, &x);
         let got = vec_dot(ty, n, &q, &yq);
         let want = reference::vec_dot_ref(ty, n, &q, &yq);
-        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "{}: {got} vs {want}", ty.name());
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{}: {got} vs {want}",
+            ty.name()
+        );
     }
 }
 

@@ -124,7 +124,11 @@ impl KvCache {
     /// If `n` exceeds the capacity (a programmer error: callers check the
     /// context length before running the model).
     pub fn set_len(&mut self, n: usize) {
-        assert!(n <= self.capacity, "KV length {n} beyond capacity {}", self.capacity);
+        assert!(
+            n <= self.capacity,
+            "KV length {n} beyond capacity {}",
+            self.capacity
+        );
         self.n_tokens = n;
     }
 
@@ -140,7 +144,10 @@ impl KvCache {
 
     fn offsets(&self, layer: usize, pos: usize) -> (usize, usize, usize) {
         let l = &self.layout;
-        assert!(layer < l.n_layers && pos < self.capacity, "KV index out of range");
+        assert!(
+            layer < l.n_layers && pos < self.capacity,
+            "KV index out of range"
+        );
         let chunk = pos / l.chunk_tokens;
         let t = pos % l.chunk_tokens;
         let layer_base = layer * 2 * l.chunk_tokens * l.kv_dim;
@@ -178,7 +185,12 @@ impl KvCache {
     /// The chunks covering positions `start..end` of `layer`, in order.
     /// `end` may exceed `len()` while a batch is being written: callers pass
     /// the positions they know are written.
-    pub fn chunks(&self, layer: usize, start: usize, end: usize) -> impl Iterator<Item = ChunkView<'_>> {
+    pub fn chunks(
+        &self,
+        layer: usize,
+        start: usize,
+        end: usize,
+    ) -> impl Iterator<Item = ChunkView<'_>> {
         let l = self.layout;
         assert!(end <= self.capacity && layer < l.n_layers);
         let first = start / l.chunk_tokens;
@@ -224,8 +236,14 @@ mod tests {
         kv.set_len(20);
         for layer in 0..3 {
             for pos in 0..20 {
-                assert_eq!(kv.k(layer, pos)[3].to_f32(), (layer * 100 + pos * 4 + 3) as f32);
-                assert_eq!(kv.v(layer, pos)[0].to_f32(), -((layer * 100 + pos * 4) as f32));
+                assert_eq!(
+                    kv.k(layer, pos)[3].to_f32(),
+                    (layer * 100 + pos * 4 + 3) as f32
+                );
+                assert_eq!(
+                    kv.v(layer, pos)[0].to_f32(),
+                    -((layer * 100 + pos * 4) as f32)
+                );
             }
         }
     }
@@ -237,7 +255,13 @@ mod tests {
             kv.write(1, pos, &[pos as f32; 4], &[0.0; 4]);
         }
         let views: Vec<_> = kv.chunks(1, 5, 19).collect();
-        assert_eq!(views.iter().map(|v| (v.pos0, v.n_valid)).collect::<Vec<_>>(), vec![(0, 8), (8, 8), (16, 3)]);
+        assert_eq!(
+            views
+                .iter()
+                .map(|v| (v.pos0, v.n_valid))
+                .collect::<Vec<_>>(),
+            vec![(0, 8), (8, 8), (16, 3)]
+        );
         for v in &views {
             for t in 0..v.n_valid {
                 assert_eq!(v.k[t * 4].to_f32(), (v.pos0 + t) as f32);
@@ -251,7 +275,10 @@ mod tests {
             KvCache::new(layout(), MAX_CONTEXT_TOKENS + 1),
             Err(KvError::TooLarge { .. })
         ));
-        let bad = KvLayout { kv_dim: 0, ..layout() };
+        let bad = KvLayout {
+            kv_dim: 0,
+            ..layout()
+        };
         assert!(matches!(KvCache::new(bad, 8), Err(KvError::BadLayout(_))));
     }
 

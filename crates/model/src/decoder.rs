@@ -6,7 +6,7 @@
 //! embed → [norm → qkv → rope → attention → out → residual → norm → ffn →
 //! residual] × layers → norm → logits.
 
-use crate::hparams::HParams;
+use crate::hparams::{HParams, MAX_HEAD_DIM};
 use crate::state::RunState;
 use crate::weights::Weight;
 use crate::ModelError;
@@ -16,6 +16,7 @@ use edgellm_kernels::ops::{self, RopeStyle};
 use edgellm_kernels::pool::{split_range, SyncPtr, ThreadPool};
 use edgellm_kernels::quant::{dequantize_row, quantize_row, QuantType};
 use edgellm_kv::KvCache;
+use half::f16;
 use std::sync::Arc;
 
 /// Gated feed-forward activation.
@@ -125,7 +126,10 @@ impl Model {
         }
         let n_vocab = self.hp.n_vocab;
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
-            return Err(ModelError::TokenOutOfRange { token: bad, n_vocab });
+            return Err(ModelError::TokenOutOfRange {
+                token: bad,
+                n_vocab,
+            });
         }
         let need = kv.len() + tokens.len();
         if need > kv.capacity() {
@@ -236,11 +240,20 @@ impl Model {
 
         // xb = norm(x)
         for t in 0..n {
-            ops::rms_norm(&st.x[t * d..(t + 1) * d], &l.attn_norm, hp.rms_eps, &mut st.xb[t * d..(t + 1) * d]);
+            ops::rms_norm(
+                &st.x[t * d..(t + 1) * d],
+                &l.attn_norm,
+                hp.rms_eps,
+                &mut st.xb[t * d..(t + 1) * d],
+            );
         }
         // q, k, v = xb · W (+ b)
         {
-            let (q, k, v) = (&mut st.q[..n * qd], &mut st.k[..n * kvd], &mut st.v[..n * kvd]);
+            let (q, k, v) = (
+                &mut st.q[..n * qd],
+                &mut st.k[..n * kvd],
+                &mut st.v[..n * kvd],
+            );
             project(
                 pool,
                 &mut st.xq,
@@ -248,13 +261,26 @@ impl Model {
                 n,
                 d,
                 &mut [
-                    MatJob { w: self.view(&l.wq), out: q },
-                    MatJob { w: self.view(&l.wk), out: k },
-                    MatJob { w: self.view(&l.wv), out: v },
+                    MatJob {
+                        w: self.view(&l.wq),
+                        out: q,
+                    },
+                    MatJob {
+                        w: self.view(&l.wk),
+                        out: k,
+                    },
+                    MatJob {
+                        w: self.view(&l.wv),
+                        out: v,
+                    },
                 ],
             );
         }
-        for (buf, bias, width) in [(&mut st.q, &l.bq, qd), (&mut st.k, &l.bk, kvd), (&mut st.v, &l.bv, kvd)] {
+        for (buf, bias, width) in [
+            (&mut st.q, &l.bq, qd),
+            (&mut st.k, &l.bk, kvd),
+            (&mut st.v, &l.bv, kvd),
+        ] {
             if let Some(b) = bias {
                 for row in buf[..n * width].chunks_exact_mut(width) {
                     ops::add_inplace(row, b);
@@ -300,7 +326,17 @@ impl Model {
                     let p = pos0 + t;
                     let start = ls.window.map_or(0, |w| (p + 1).saturating_sub(w));
                     let g = h / n_group;
-                    let q = &q_all[t * qd + h * hd..t * qd + (h + 1) * hd];
+                    // Round q to f16, as the K·q product of ggml's CPU path does
+                    // with an f16 cache: it keeps our scores on llama.cpp's.
+                    let mut q_buf = [0.0f32; MAX_HEAD_DIM];
+                    let q = &mut q_buf[..hd];
+                    for (d, &s) in q
+                        .iter_mut()
+                        .zip(&q_all[t * qd + h * hd..t * qd + (h + 1) * hd])
+                    {
+                        *d = f16::from_f32(s).to_f32();
+                    }
+                    let q = &*q;
                     let sc = &mut sc_row[..p + 1 - start];
                     for c in kv_ro.chunks(il, start, p + 1) {
                         for tt in 0..c.n_valid {
@@ -312,6 +348,10 @@ impl Model {
                         }
                     }
                     ops::softmax_inplace(sc);
+                    // ggml rounds the probabilities to f16 for the V product.
+                    for v in sc.iter_mut() {
+                        *v = f16::from_f32(*v).to_f32();
+                    }
                     // SAFETY: output (t, h) belongs to this job only.
                     let out = unsafe { att.slice(t * qd + h * hd, hd) };
                     out.fill(0.0);
@@ -353,7 +393,12 @@ impl Model {
         let hp = &self.hp;
         let (d, ff) = (hp.n_embd, hp.n_ff);
         for t in 0..n {
-            ops::rms_norm(&st.x[t * d..(t + 1) * d], &l.ffn_norm, hp.rms_eps, &mut st.xb[t * d..(t + 1) * d]);
+            ops::rms_norm(
+                &st.x[t * d..(t + 1) * d],
+                &l.ffn_norm,
+                hp.rms_eps,
+                &mut st.xb[t * d..(t + 1) * d],
+            );
         }
         project(
             pool,
@@ -430,7 +475,14 @@ impl XqBuffers {
 }
 
 /// `out_j = x · W_j` for each job, quantizing `x` once per `vec_dot_type`.
-fn project(pool: &ThreadPool, xq: &mut XqBuffers, x: &[f32], n: usize, n_cols: usize, jobs: &mut [MatJob<'_, '_>]) {
+fn project(
+    pool: &ThreadPool,
+    xq: &mut XqBuffers,
+    x: &[f32],
+    n: usize,
+    n_cols: usize,
+    jobs: &mut [MatJob<'_, '_>],
+) {
     let mut done: [Option<QuantType>; 4] = [None; 4];
     for i in 0..jobs.len() {
         let vt = jobs[i].w.ty.vec_dot_type();
@@ -441,10 +493,20 @@ fn project(pool: &ThreadPool, xq: &mut XqBuffers, x: &[f32], n: usize, n_cols: u
         let buf = xq.get(vt);
         let rb = vt.row_bytes(n_cols);
         if n >= 4 {
-            edgellm_kernels::matmul::quantize_activations(pool, jobs[i].w.ty, x, n_cols, &mut buf[..rb * n]);
+            edgellm_kernels::matmul::quantize_activations(
+                pool,
+                jobs[i].w.ty,
+                x,
+                n_cols,
+                &mut buf[..rb * n],
+            );
         } else {
             for t in 0..n {
-                quantize_row(vt, &x[t * n_cols..(t + 1) * n_cols], &mut buf[t * rb..(t + 1) * rb]);
+                quantize_row(
+                    vt,
+                    &x[t * n_cols..(t + 1) * n_cols],
+                    &mut buf[t * rb..(t + 1) * rb],
+                );
             }
         }
         matmul_many_where(pool, jobs, &buf[..rb * n], n, vt);

@@ -98,10 +98,16 @@ impl HParams {
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::BadHParam(m));
         if self.n_embd == 0 || self.n_embd > MAX_EMBD {
-            return bad(format!("embedding_length {} out of range 1..={MAX_EMBD}", self.n_embd));
+            return bad(format!(
+                "embedding_length {} out of range 1..={MAX_EMBD}",
+                self.n_embd
+            ));
         }
         if self.n_layer == 0 || self.n_layer > MAX_LAYERS {
-            return bad(format!("block_count {} out of range 1..={MAX_LAYERS}", self.n_layer));
+            return bad(format!(
+                "block_count {} out of range 1..={MAX_LAYERS}",
+                self.n_layer
+            ));
         }
         if self.n_head == 0 || self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
             return bad(format!(
@@ -110,7 +116,10 @@ impl HParams {
             ));
         }
         if self.head_dim == 0 || self.head_dim > MAX_HEAD_DIM || self.head_dim % 2 != 0 {
-            return bad(format!("head dimension {} must be even and in 2..={MAX_HEAD_DIM}", self.head_dim));
+            return bad(format!(
+                "head dimension {} must be even and in 2..={MAX_HEAD_DIM}",
+                self.head_dim
+            ));
         }
         if self.n_rot > self.head_dim || self.n_rot % 2 != 0 {
             return bad(format!(
@@ -125,10 +134,16 @@ impl HParams {
             return bad("context_length is 0".into());
         }
         if !(self.rms_eps > 0.0 && self.rms_eps < 1.0) {
-            return bad(format!("layer_norm_rms_epsilon {} out of range (0, 1)", self.rms_eps));
+            return bad(format!(
+                "layer_norm_rms_epsilon {} out of range (0, 1)",
+                self.rms_eps
+            ));
         }
         if !(self.rope_freq_base > 0.0 && self.rope_freq_base.is_finite()) {
-            return bad(format!("rope.freq_base {} must be positive", self.rope_freq_base));
+            return bad(format!(
+                "rope.freq_base {} must be positive",
+                self.rope_freq_base
+            ));
         }
         Ok(())
     }

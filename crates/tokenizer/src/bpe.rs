@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::hash::FxHashMap;
+use crate::hash::{FxHashMap, TokenMap};
 
 /// "Not a known piece": can take part in no merge.
 const NO_PIECE: u32 = u32::MAX;
@@ -45,13 +45,13 @@ pub(crate) struct BpeScratch {
 impl BpeMerges {
     /// Parses `"left right"` merge lines; the rank is the line index and the
     /// first occurrence of a pair wins, as in llama.cpp.
-    pub(crate) fn new(merges: &[String], token_to_id: &FxHashMap<String, u32>) -> Self {
-        let n_vocab = token_to_id.len() as u32;
+    pub(crate) fn new(merges: &[String], vocab: &TokenMap) -> Self {
+        let n_vocab = vocab.len() as u32;
         let mut ranks = FxHashMap::default();
         ranks.reserve(merges.len());
         let mut extra_pieces: FxHashMap<String, u32> = FxHashMap::default();
         let intern = |s: &str, extra: &mut FxHashMap<String, u32>| -> u32 {
-            if let Some(&id) = token_to_id.get(s) {
+            if let Some(id) = vocab.get(s) {
                 return id;
             }
             if let Some(&id) = extra.get(s) {
@@ -93,11 +93,10 @@ impl BpeMerges {
         }
     }
 
-    fn piece_id(&self, token_to_id: &FxHashMap<String, u32>, s: &str) -> u32 {
-        token_to_id
+    fn piece_id(&self, vocab: &TokenMap, s: &str) -> u32 {
+        vocab
             .get(s)
-            .or_else(|| self.extra_pieces.get(s))
-            .copied()
+            .or_else(|| self.extra_pieces.get(s).copied())
             .unwrap_or(NO_PIECE)
     }
 
@@ -122,7 +121,7 @@ impl BpeMerges {
     /// Tokenizes one pre-tokenized, byte-encoded word, appending token ids.
     pub(crate) fn tokenize_word(
         &self,
-        token_to_id: &FxHashMap<String, u32>,
+        vocab: &TokenMap,
         word: &str,
         ignore_merges: bool,
         scratch: &mut BpeScratch,
@@ -132,19 +131,19 @@ impl BpeMerges {
             return;
         }
         if ignore_merges {
-            if let Some(&id) = token_to_id.get(word) {
+            if let Some(id) = vocab.get(word) {
                 out.push(id);
                 return;
             }
         }
-        let n_vocab = token_to_id.len() as u32;
+        let n_vocab = vocab.len() as u32;
         scratch.symbols.clear();
         scratch.queue.clear();
         let mut char_iter = word.char_indices().peekable();
         let mut index = 0i32;
         while let Some((start, c)) = char_iter.next() {
             let len = c.len_utf8();
-            let piece = self.piece_id(token_to_id, &word[start..start + len]);
+            let piece = self.piece_id(vocab, &word[start..start + len]);
             let next = if char_iter.peek().is_some() {
                 index + 1
             } else {
@@ -197,7 +196,7 @@ impl BpeMerges {
                 if b.is_ascii() {
                     let mut buf = [0u8; 4];
                     let s = char::from(b).encode_utf8(&mut buf);
-                    if let Some(&id) = token_to_id.get(&*s) {
+                    if let Some(id) = vocab.get(s) {
                         out.push(id);
                     }
                 }
@@ -210,12 +209,8 @@ impl BpeMerges {
 mod tests {
     use super::*;
 
-    fn vocab(tokens: &[&str]) -> FxHashMap<String, u32> {
-        tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.to_string(), i as u32))
-            .collect()
+    fn vocab(tokens: &[&str]) -> TokenMap {
+        TokenMap::new(tokens.iter().map(|t| t.to_string()).collect()).unwrap()
     }
 
     #[test]

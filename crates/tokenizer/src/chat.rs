@@ -9,6 +9,8 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
+use crate::TokenizerError;
+
 /// One chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
@@ -73,49 +75,149 @@ pub(crate) fn template_source(template: Option<&str>, architecture: &str) -> Str
     }
 }
 
-/// Compiles a template; the error text is kept for `render_chat` so that a
-/// broken template does not prevent loading the model.
-pub(crate) fn compile(source: String) -> Result<Environment<'static>, String> {
-    let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    minijinja_contrib::add_to_environment(&mut env);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", raise_exception);
-    env.add_function("strftime_now", strftime_now);
-    env.add_filter("tojson", tojson);
-    env.add_template_owned(TEMPLATE_NAME, source)
-        .map_err(|e| describe(&e))?;
-    Ok(env)
+/// Marker strings of the capability probes.
+const PROBE_SYSTEM: &str = "<<edgellm system probe>>";
+const PROBE_CONTENT: &str = "<<edgellm content probe>>";
+
+/// A compiled chat template plus what it can render, probed once at
+/// compile time the way llama.cpp probes templates: a template that drops
+/// or rejects a system message gets the system text merged into the next
+/// message, and one that only reads typed content parts gets
+/// `[{"type": "text", "text": ..}]` instead of a string.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    supports_system_role: bool,
+    typed_content_only: bool,
+    /// "developer" → "system" (all templates but gpt-oss's)
+    map_developer_role: bool,
 }
 
-/// Renders the compiled template.
-pub(crate) fn render(
-    env: &Environment<'static>,
-    messages: &[ChatMessage],
-    add_generation_prompt: bool,
-    bos_token: &str,
-    eos_token: &str,
-    extra: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> Result<String, String> {
-    let template = env.get_template(TEMPLATE_NAME).map_err(|e| describe(&e))?;
-    let mut ctx = serde_json::Map::new();
-    ctx.insert("tools".into(), serde_json::Value::Null);
-    if let Some(extra) = extra {
-        for (k, v) in extra {
-            ctx.insert(k.clone(), v.clone());
-        }
+impl ChatTemplate {
+    /// Compiles a Hugging Face style Jinja chat template.
+    pub fn new(source: impl Into<String>) -> Result<Self, TokenizerError> {
+        let source = without_generation_tags(&source.into());
+        let map_developer_role = !source.contains("<|channel|>");
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        minijinja_contrib::add_to_environment(&mut env);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", strftime_now);
+        env.add_filter("tojson", tojson);
+        env.add_filter("length", length);
+        env.add_filter("count", length);
+        env.add_test("iterable", is_iterable);
+        env.add_template_owned(TEMPLATE_NAME, source)
+            .map_err(|e| TokenizerError::Template(describe(&e)))?;
+        let mut template = Self {
+            env,
+            supports_system_role: true,
+            typed_content_only: false,
+            map_developer_role,
+        };
+        template.probe();
+        Ok(template)
     }
-    ctx.insert(
-        "messages".into(),
-        serde_json::to_value(messages).map_err(|e| e.to_string())?,
-    );
-    ctx.insert("add_generation_prompt".into(), add_generation_prompt.into());
-    ctx.insert("bos_token".into(), bos_token.into());
-    ctx.insert("eos_token".into(), eos_token.into());
-    template
-        .render(Value::from_serialize(&ctx))
-        .map_err(|e| describe(&e))
+
+    fn probe(&mut self) {
+        let renders = |messages: serde_json::Value, marker: &str| {
+            let mut ctx = serde_json::Map::new();
+            ctx.insert("messages".into(), messages);
+            self.render_context(ctx, false, "", "")
+                .is_ok_and(|out| out.contains(marker))
+        };
+        let supports_system_role = renders(
+            serde_json::json!([
+                {"role": "system", "content": PROBE_SYSTEM},
+                {"role": "user", "content": "User message"},
+            ]),
+            PROBE_SYSTEM,
+        );
+        let string_content = renders(
+            serde_json::json!([{"role": "user", "content": PROBE_CONTENT}]),
+            PROBE_CONTENT,
+        );
+        let typed_content_only = !string_content
+            && renders(
+                serde_json::json!([
+                    {"role": "user", "content": [{"type": "text", "text": PROBE_CONTENT}]}
+                ]),
+                PROBE_CONTENT,
+            );
+        self.supports_system_role = supports_system_role;
+        self.typed_content_only = typed_content_only;
+    }
+
+    /// Whether the template renders a leading system message itself.
+    pub fn supports_system_role(&self) -> bool {
+        self.supports_system_role
+    }
+
+    /// Renders `messages`; `extra` adds template variables (e.g.
+    /// `enable_thinking`, `tools`). `tools` is none unless given.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+        bos_token: &str,
+        eos_token: &str,
+        extra: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<String, TokenizerError> {
+        let mut messages: Vec<ChatMessage> = messages.to_vec();
+        if self.map_developer_role {
+            for m in &mut messages {
+                if m.role == "developer" {
+                    m.role = "system".into();
+                }
+            }
+        }
+        if !self.supports_system_role && messages.first().is_some_and(|m| m.role == "system") {
+            let system = messages.remove(0);
+            if let Some(next) = messages.first_mut() {
+                next.content = format!("{}\n{}", system.content, next.content);
+            }
+        }
+        let messages: Vec<serde_json::Value> = messages
+            .into_iter()
+            .map(|m| {
+                let content = if self.typed_content_only {
+                    serde_json::json!([{"type": "text", "text": m.content}])
+                } else {
+                    serde_json::Value::String(m.content)
+                };
+                serde_json::json!({"role": m.role, "content": content})
+            })
+            .collect();
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("tools".into(), serde_json::Value::Null);
+        if let Some(extra) = extra {
+            ctx.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        ctx.insert("messages".into(), serde_json::Value::Array(messages));
+        self.render_context(ctx, add_generation_prompt, bos_token, eos_token)
+            .map_err(TokenizerError::Template)
+    }
+
+    fn render_context(
+        &self,
+        mut ctx: serde_json::Map<String, serde_json::Value>,
+        add_generation_prompt: bool,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<String, String> {
+        let template = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(|e| describe(&e))?;
+        ctx.insert("add_generation_prompt".into(), add_generation_prompt.into());
+        ctx.insert("bos_token".into(), bos_token.into());
+        ctx.insert("eos_token".into(), eos_token.into());
+        template
+            .render(Value::from_serialize(&ctx))
+            .map_err(|e| describe(&e))
+    }
 }
 
 /// Error text with the template's reason and location, without the source dump.
@@ -128,6 +230,48 @@ fn describe(e: &Error) -> String {
         text.push_str(&format!(" (line {line})"));
     }
     text
+}
+
+/// Hugging Face's `{% generation %}` block (it marks assistant text for
+/// training masks) renders its body: turn it into an always-true `if`,
+/// keeping the whitespace control of the tags.
+fn without_generation_tags(source: &str) -> String {
+    static TAGS: std::sync::OnceLock<fancy_regex::Regex> = std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        fancy_regex::Regex::new(r"\{%(-?)\s*(end)?generation\s*(-?)%\}").expect("valid regex")
+    });
+    tags.replace_all(source, |caps: &fancy_regex::Captures<'_>| {
+        let open = caps.get(1).map_or("", |m| m.as_str());
+        let close = caps.get(3).map_or("", |m| m.as_str());
+        let statement = if caps.get(2).is_some() {
+            "endif"
+        } else {
+            "if true"
+        };
+        format!("{{%{open} {statement} {close}%}}")
+    })
+    .into_owned()
+}
+
+/// Python's `len` with Jinja2's undefined (length 0).
+fn length(value: Value) -> Result<usize, Error> {
+    if value.is_undefined() {
+        return Ok(0);
+    }
+    value.len().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot calculate length of value of type {}", value.kind()),
+        )
+    })
+}
+
+/// Jinja2's `iterable`: `none` is not (minijinja says it is), undefined is.
+fn is_iterable(value: Value) -> bool {
+    if value.is_undefined() {
+        return true;
+    }
+    !value.is_none() && value.try_iter().is_ok()
 }
 
 fn raise_exception(message: String) -> Result<Value, Error> {

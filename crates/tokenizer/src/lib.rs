@@ -9,7 +9,8 @@
 //!   `parse_special` is false;
 //! * byte-level BPE (`gpt2` model) pre-splits words with the regexes of the
 //!   file's `tokenizer.ggml.pre`, reproducing llama.cpp's Unicode class
-//!   handling (see [`pretokenize`](crate::pretokenize)), then merges by rank;
+//!   handling (its class table is Unicode 15.1, its regex engine sees a
+//!   "collapsed" text), then merges by rank;
 //! * SentencePiece BPE (`llama` model) merges by score with `<0xXX>` byte
 //!   fallback, with the `add_space_prefix` rule applied per text fragment;
 //! * the end-of-generation set, token attributes and special-token defaults
@@ -18,7 +19,10 @@
 //! The vocabulary is built from a plain [`VocabSpec`] (filled from GGUF
 //! metadata by the caller), so this crate does not depend on the file format.
 //! A [`Tokenizer`] is immutable and `Send + Sync`; every `encode` call uses
-//! only local scratch space.
+//! only local scratch space. Chat templates are rendered by [`ChatTemplate`]
+//! (minijinja with Hugging Face's Jinja settings and llama.cpp's
+//! system-message and typed-content fallbacks); [`Detokenizer`] streams text
+//! from token ids without ever splitting a UTF-8 character.
 
 mod bpe;
 mod chat;
@@ -32,11 +36,11 @@ use std::collections::BTreeSet;
 
 use aho_corasick::AhoCorasick;
 
-pub use chat::ChatMessage;
+pub use chat::{ChatMessage, ChatTemplate};
 pub use detok::Detokenizer;
 
 use bpe::{BpeMerges, BpeScratch};
-use hash::FxHashMap;
+use hash::TokenMap;
 use pretokenize::{PreConfig, PreTokenizer};
 
 /// Largest vocabulary accepted: ids are `i32` in llama.cpp and merge pieces
@@ -160,10 +164,10 @@ enum Fragment {
 /// A loaded vocabulary: encode, decode, special tokens, chat template.
 pub struct Tokenizer {
     model: Model,
-    tokens: Vec<String>,
+    /// token texts and the text → id index
+    vocab: TokenMap,
     scores: Vec<f32>,
     attrs: Vec<u16>,
-    token_to_id: FxHashMap<String, u32>,
     ids: SpecialIds,
     /// end-of-generation ids, sorted
     eog: Vec<u32>,
@@ -179,7 +183,8 @@ pub struct Tokenizer {
     piece_bytes: Vec<u8>,
     /// (n_vocab + 1) offsets into `piece_bytes`
     piece_offsets: Vec<u32>,
-    chat: Result<minijinja::Environment<'static>, String>,
+    /// the compiled chat template, or why it does not compile
+    chat: Result<ChatTemplate, String>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -192,7 +197,7 @@ impl std::fmt::Debug for Tokenizer {
                     Model::Spm { .. } => "spm",
                 },
             )
-            .field("n_vocab", &self.tokens.len())
+            .field("n_vocab", &self.vocab.texts().len())
             .field("bos", &self.ids.bos)
             .field("eos", &self.ids.eos)
             .field("eog", &self.eog)
@@ -305,6 +310,61 @@ fn byte_of_token(text: &str) -> u8 {
     value as u8
 }
 
+/// Settings implied by the model type and pre-tokenizer, before the file's
+/// own flags override them (llama.cpp's `llama_vocab::impl::load`).
+struct Defaults {
+    is_spm: bool,
+    ids: SpecialIds,
+    pre_config: Option<PreConfig>,
+    add_bos: bool,
+    add_eos: bool,
+    add_space_prefix: bool,
+    clean_spaces: bool,
+}
+
+impl Defaults {
+    fn new(model: &str, pre: Option<&str>) -> Result<Self, TokenizerError> {
+        match model {
+            "llama" => Ok(Self {
+                is_spm: true,
+                ids: SpecialIds {
+                    bos: Some(1),
+                    eos: Some(2),
+                    unk: Some(0),
+                    ..SpecialIds::default()
+                },
+                pre_config: None,
+                add_bos: true,
+                add_eos: false,
+                add_space_prefix: true,
+                clean_spaces: false,
+            }),
+            "gpt2" => {
+                let config = pretokenize::pre_config(pre)?;
+                let bos = if config.no_default_bos {
+                    None
+                } else {
+                    Some(11)
+                };
+                Ok(Self {
+                    is_spm: false,
+                    ids: SpecialIds {
+                        bos,
+                        eos: Some(11),
+                        ..SpecialIds::default()
+                    },
+                    add_bos: config.add_bos,
+                    add_eos: false,
+                    add_space_prefix: false,
+                    clean_spaces: config.clean_spaces,
+                    pre_config: Some(config),
+                })
+            }
+            other => Err(TokenizerError::UnsupportedModel(other.to_string())),
+        }
+    }
+}
+
 impl Tokenizer {
     /// Builds the tokenizer, applying llama.cpp's defaults and fix-ups.
     pub fn new(spec: VocabSpec) -> Result<Self, TokenizerError> {
@@ -327,9 +387,9 @@ impl Tokenizer {
             fim_pad,
             fim_rep,
             fim_sep,
-            add_bos: spec_add_bos,
-            add_eos: spec_add_eos,
-            add_space_prefix: spec_add_space_prefix,
+            add_bos,
+            add_eos,
+            add_space_prefix,
             chat_template,
             architecture,
             name,
@@ -345,55 +405,17 @@ impl Tokenizer {
                 "{n_vocab} tokens is more than the limit of {N_VOCAB_MAX}"
             )));
         }
-        let is_spm = match model.as_str() {
-            "llama" => true,
-            "gpt2" => false,
-            other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
-        };
+        let defaults = Defaults::new(&model, pre.as_deref())?;
 
-        // Defaults per model type, then per pre-tokenizer.
-        let mut ids = SpecialIds::default();
-        let pre_config: Option<PreConfig>;
-        let (mut add_bos, mut add_eos, mut add_space_prefix, clean_spaces);
-        if is_spm {
-            ids.bos = Some(1);
-            ids.eos = Some(2);
-            ids.unk = Some(0);
-            pre_config = None;
-            add_space_prefix = true;
-            clean_spaces = false;
-            add_bos = true;
-            add_eos = false;
-        } else {
-            ids.bos = Some(11);
-            ids.eos = Some(11);
-            let config = pretokenize::pre_config(pre.as_deref())?;
-            if config.no_default_bos {
-                ids.bos = None;
-            }
-            add_space_prefix = false;
-            clean_spaces = config.clean_spaces;
-            add_bos = config.add_bos;
-            add_eos = false;
-            pre_config = Some(config);
-        }
-        if let Some(v) = spec_add_space_prefix {
-            add_space_prefix = v;
-        }
-
-        // Tokens, scores, attributes.
-        let mut token_to_id: FxHashMap<String, u32> = FxHashMap::default();
-        token_to_id.reserve(n_vocab);
+        // llama.cpp renames empty tokens rather than rejecting the file.
         for (i, text) in tokens.iter_mut().enumerate() {
             if text.is_empty() {
                 *text = format!("[EMPTY_{i}]");
             }
-            if let Some(first) = token_to_id.insert(text.clone(), i as u32) {
-                return Err(TokenizerError::InvalidVocab(format!(
-                    "duplicate token {text:?} has ids {first} and {i}"
-                )));
-            }
         }
+        let vocab = TokenMap::new(tokens).map_err(|(first, second)| {
+            TokenizerError::InvalidVocab(format!("duplicate token: ids {first} and {second}"))
+        })?;
         let scores = match scores {
             Some(s) if s.len() < n_vocab => {
                 return Err(TokenizerError::InvalidVocab(format!(
@@ -418,39 +440,16 @@ impl Tokenizer {
             None => vec![attr::NORMAL; n_vocab],
         };
 
-        let model = match pre_config {
-            Some(config) => {
-                let merges = merges.ok_or_else(|| {
-                    TokenizerError::InvalidVocab("a \"gpt2\" vocabulary needs merges".into())
-                })?;
-                Model::Bpe {
-                    merges: BpeMerges::new(&merges, &token_to_id),
-                    pre: PreTokenizer::new(&config)?,
-                    ignore_merges: config.ignore_merges,
-                }
-            }
-            None => {
-                let mut byte_tokens = Box::new([None; 256]);
-                for (b, slot) in byte_tokens.iter_mut().enumerate() {
-                    let hex = format!("<0x{b:02X}>");
-                    let mut id = token_to_id.get(hex.as_str()).copied();
-                    if id.is_none() && b < 0x80 {
-                        // fall back to the byte itself as a token
-                        id = token_to_id.get(&*char::from(b as u8).to_string()).copied();
-                    }
-                    *slot = id;
-                }
-                Model::Spm { byte_tokens }
-            }
-        };
+        let model = Self::build_model(defaults.pre_config, merges, &vocab)?;
 
         // Special ids: defaults out of range are dropped; file values override
-        // when in range.
+        // them when in range.
+        let mut ids = defaults.ids;
         let in_range = |id: Option<u32>| id.filter(|&id| (id as usize) < n_vocab);
         for slot in [&mut ids.bos, &mut ids.eos, &mut ids.unk] {
             *slot = in_range(*slot);
         }
-        let overrides = [
+        let file_ids = [
             (&mut ids.bos, bos, "bos"),
             (&mut ids.eos, eos, "eos"),
             (&mut ids.eot, eot, "eot"),
@@ -464,19 +463,15 @@ impl Tokenizer {
             (&mut ids.fim_rep, fim_rep, "fim_rep"),
             (&mut ids.fim_sep, fim_sep, "fim_sep"),
         ];
-        for (slot, value, what) in overrides {
+        for (slot, value, what) in file_ids {
             match value {
                 Some(id) if (id as usize) < n_vocab => *slot = Some(id),
                 Some(id) => tracing::warn!(id, what, "special token id out of range, ignored"),
                 None => {}
             }
         }
-        if let Some(v) = spec_add_bos {
-            add_bos = v;
-        }
-        if let Some(v) = spec_add_eos {
-            add_eos = v;
-        }
+        let add_bos = add_bos.unwrap_or(defaults.add_bos);
+        let add_eos = add_eos.unwrap_or(defaults.add_eos);
         if add_bos && ids.bos.is_none() {
             return Err(TokenizerError::MissingSpecialToken("BOS (add_bos)"));
         }
@@ -484,7 +479,87 @@ impl Tokenizer {
             return Err(TokenizerError::MissingSpecialToken("EOS (add_eos)"));
         }
 
-        // Detect special tokens by text; such tokens become control tokens.
+        Self::detect_special_tokens(&vocab, &mut ids, &mut attrs);
+        let eog = Self::end_of_generation_set(&vocab, &mut attrs, &ids);
+        let special_cache = Self::special_cache(vocab.texts(), &attrs);
+        Self::apply_name_quirks(
+            &vocab,
+            &special_cache,
+            &mut attrs,
+            pre.as_deref().unwrap_or(""),
+            &architecture,
+            name.as_deref().unwrap_or(""),
+        );
+        let special_matcher =
+            if special_cache.is_empty() {
+                None
+            } else {
+                let patterns = special_cache
+                    .iter()
+                    .map(|&id| vocab.texts()[id as usize].as_str());
+                Some(AhoCorasick::new(patterns).map_err(|e| {
+                    TokenizerError::InvalidVocab(format!("special token matcher: {e}"))
+                })?)
+            };
+        let (piece_bytes, piece_offsets) =
+            Self::piece_cache(vocab.texts(), &attrs, defaults.is_spm);
+
+        let source = chat::template_source(chat_template.as_deref(), &architecture);
+        let chat = ChatTemplate::new(source).map_err(|e| e.to_string());
+        if let Err(e) = &chat {
+            tracing::warn!(error = %e, "chat template does not compile");
+        }
+
+        Ok(Self {
+            model,
+            vocab,
+            scores,
+            attrs,
+            ids,
+            eog,
+            add_bos,
+            add_eos,
+            add_space_prefix: add_space_prefix.unwrap_or(defaults.add_space_prefix),
+            clean_spaces: defaults.clean_spaces,
+            special_cache,
+            special_matcher,
+            piece_bytes,
+            piece_offsets,
+            chat,
+        })
+    }
+
+    fn build_model(
+        pre_config: Option<PreConfig>,
+        merges: Option<Vec<String>>,
+        vocab: &TokenMap,
+    ) -> Result<Model, TokenizerError> {
+        if let Some(config) = pre_config {
+            let merges = merges.ok_or_else(|| {
+                TokenizerError::InvalidVocab("a \"gpt2\" vocabulary needs merges".into())
+            })?;
+            return Ok(Model::Bpe {
+                merges: BpeMerges::new(&merges, vocab),
+                pre: PreTokenizer::new(&config)?,
+                ignore_merges: config.ignore_merges,
+            });
+        }
+        let mut byte_tokens = Box::new([None; 256]);
+        for (b, slot) in byte_tokens.iter_mut().enumerate() {
+            *slot = vocab.get(&format!("<0x{b:02X}>")).or_else(|| {
+                // fall back to the byte itself as a token
+                let c = char::from(b as u8);
+                c.is_ascii()
+                    .then(|| vocab.get(c.encode_utf8(&mut [0; 4])))
+                    .flatten()
+            });
+        }
+        Ok(Model::Spm { byte_tokens })
+    }
+
+    /// Fills EOT/EOM/FIM ids the file does not give from token texts (those
+    /// tokens become control tokens), and marks control tokens named "unused".
+    fn detect_special_tokens(vocab: &TokenMap, ids: &mut SpecialIds, attrs: &mut [u16]) {
         let detect = [
             (&mut ids.eot, EOT_TEXTS),
             (&mut ids.eom, &["<|eom_id|>"][..]),
@@ -499,137 +574,94 @@ impl Tokenizer {
             if slot.is_some() {
                 continue;
             }
-            if let Some(id) = tokens.iter().position(|t| texts.contains(&t.as_str())) {
-                *slot = Some(id as u32);
-                attrs[id] |= attr::CONTROL;
+            // llama.cpp takes the first match in hash-map order (platform
+            // dependent); the list order, most specific text first, agrees
+            // with it for Llama 3, Qwen 2 and Phi-3 (<|eot_id|>, <|im_end|>, <|end|>).
+            if let Some(id) = texts.iter().find_map(|t| vocab.get(t)) {
+                *slot = Some(id);
+                attrs[id as usize] |= attr::CONTROL;
             }
         }
-        // Control tokens named "unused" are unused.
-        for (a, text) in attrs.iter_mut().zip(&tokens) {
+        for (a, text) in attrs.iter_mut().zip(vocab.texts()) {
             if *a & attr::CONTROL != 0 && text.contains("unused") {
                 *a |= attr::UNUSED;
             }
         }
+    }
 
-        let eog = Self::end_of_generation_set(&tokens, &mut attrs, &ids);
-
-        // Per-model attribute quirks keyed on names.
-        let lower_name = name.as_deref().unwrap_or("").to_lowercase();
-        let pre_name = pre.as_deref().unwrap_or("");
-        let mut special_cache = Self::special_cache(&tokens, &attrs);
+    /// lstrip/rstrip attributes llama.cpp sets by model, pre-tokenizer or
+    /// architecture name.
+    fn apply_name_quirks(
+        vocab: &TokenMap,
+        special_cache: &[u32],
+        attrs: &mut [u16],
+        pre: &str,
+        architecture: &str,
+        name: &str,
+    ) {
+        let mut set = |text: &str, bit: u16, on: bool| {
+            if let Some(id) = vocab.get(text) {
+                if on {
+                    attrs[id as usize] |= bit;
+                } else {
+                    attrs[id as usize] &= !bit;
+                }
+            }
+        };
+        let name = name.to_lowercase();
         if ["jina-v2-de", "jina-v2-es", "jina-v2-code"]
             .iter()
-            .any(|p| pre_name.contains(p))
+            .any(|p| pre.contains(p))
             || ["nomic-bert-moe", "jina-bert-v3"]
                 .iter()
                 .any(|a| architecture.contains(a))
         {
-            if let Some(&id) = token_to_id.get("<mask>") {
-                attrs[id as usize] |= attr::LSTRIP;
+            set("<mask>", attr::LSTRIP, true);
+        } else if name.contains("phi-3") || name.contains("phi3") {
+            for &id in special_cache {
+                set(&vocab.texts()[id as usize], attr::RSTRIP, true);
             }
-        } else if lower_name.contains("phi-3") || lower_name.contains("phi3") {
-            for &id in &special_cache {
-                attrs[id as usize] |= attr::RSTRIP;
-            }
-            if let Some(&id) = token_to_id.get("</s>") {
-                attrs[id as usize] |= attr::RSTRIP;
-            }
+            set("</s>", attr::RSTRIP, true);
             for text in ["<unk>", "<s>", "<|endoftext|>"] {
-                if let Some(&id) = token_to_id.get(text) {
-                    attrs[id as usize] &= !attr::RSTRIP;
-                }
+                set(text, attr::RSTRIP, false);
             }
-        } else if lower_name.contains("modern-bert") {
-            if let Some(&id) = token_to_id.get("[MASK]") {
-                attrs[id as usize] |= attr::LSTRIP;
-            }
+        } else if name.contains("modern-bert") {
+            set("[MASK]", attr::LSTRIP, true);
         }
-        special_cache.shrink_to_fit();
-
-        let special_matcher =
-            if special_cache.is_empty() {
-                None
-            } else {
-                let patterns = special_cache.iter().map(|&id| tokens[id as usize].as_str());
-                Some(AhoCorasick::new(patterns).map_err(|e| {
-                    TokenizerError::InvalidVocab(format!("special token matcher: {e}"))
-                })?)
-            };
-
-        let (piece_bytes, piece_offsets) = Self::piece_cache(&tokens, &attrs, is_spm);
-
-        let chat = chat::compile(chat::template_source(
-            chat_template.as_deref(),
-            &architecture,
-        ));
-        if let Err(e) = &chat {
-            tracing::warn!(error = %e, "chat template does not compile");
-        }
-
-        Ok(Self {
-            model,
-            tokens,
-            scores,
-            attrs,
-            token_to_id,
-            ids,
-            eog,
-            add_bos,
-            add_eos,
-            add_space_prefix,
-            clean_spaces,
-            special_cache,
-            special_matcher,
-            piece_bytes,
-            piece_offsets,
-            chat,
-        })
     }
 
     /// llama.cpp's end-of-generation set (and the attribute fix-ups that go with it).
-    fn end_of_generation_set(tokens: &[String], attrs: &mut [u16], ids: &SpecialIds) -> Vec<u32> {
+    fn end_of_generation_set(vocab: &TokenMap, attrs: &mut [u16], ids: &SpecialIds) -> Vec<u32> {
         let mut eog: BTreeSet<u32> = BTreeSet::new();
         eog.extend(
             [ids.fim_pad, ids.fim_rep, ids.fim_sep]
                 .into_iter()
                 .flatten(),
         );
-        for (id, text) in tokens.iter().enumerate() {
-            if EOG_TEXTS.contains(&text.as_str()) {
-                eog.insert(id as u32);
-                attrs[id] |= attr::CONTROL;
-            }
+        for id in EOG_TEXTS.iter().filter_map(|t| vocab.get(t)) {
+            eog.insert(id);
+            attrs[id as usize] |= attr::CONTROL;
         }
         // gpt-oss: always render these.
-        for (id, text) in tokens.iter().enumerate() {
-            if matches!(
-                text.as_str(),
-                "<|channel|>" | "<|message|>" | "<|start|>" | "<|constrain|>"
-            ) {
-                attrs[id] = attr::USER_DEFINED;
+        for text in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
+            if let Some(id) = vocab.get(text) {
+                attrs[id as usize] = attr::USER_DEFINED;
             }
         }
         eog.extend([ids.eos, ids.eot, ids.eom].into_iter().flatten());
+        let in_eog =
+            |t: &str, eog: &BTreeSet<u32>| vocab.get(t).is_some_and(|id| eog.contains(&id));
         // o200k_harmony / solar-open: "<|end|>" does not end generation there.
-        let has = |t: &str, eog: &BTreeSet<u32>| eog.iter().any(|&id| tokens[id as usize] == t);
-        let end_id = eog
-            .iter()
-            .copied()
-            .find(|&id| tokens[id as usize] == "<|end|>");
-        if let Some(end_id) = end_id {
-            let has_call = has("<|call|>", &eog) || has("<|calls|>", &eog);
-            if (has("<|return|>", &eog) && has_call) || (has_call && has("<|flush|>", &eog)) {
+        if let Some(end_id) = vocab.get("<|end|>").filter(|id| eog.contains(id)) {
+            let has_call = in_eog("<|call|>", &eog) || in_eog("<|calls|>", &eog);
+            if has_call && (in_eog("<|return|>", &eog) || in_eog("<|flush|>", &eog)) {
                 eog.remove(&end_id);
                 attrs[end_id as usize] = attr::USER_DEFINED;
             }
         }
         // gemma4 / paddleocr: "</s>" is not an end-of-generation token there.
-        let s_id = eog
-            .iter()
-            .copied()
-            .find(|&id| tokens[id as usize] == "</s>");
-        if let Some(s_id) = s_id {
-            if has("<|tool_response>", &eog) {
+        if let Some(s_id) = vocab.get("</s>").filter(|id| eog.contains(id)) {
+            if in_eog("<|tool_response>", &eog) {
                 eog.remove(&s_id);
                 attrs[s_id as usize] = attr::NORMAL;
             }
@@ -675,7 +707,7 @@ impl Tokenizer {
 
     /// Number of tokens in the vocabulary.
     pub fn n_vocab(&self) -> usize {
-        self.tokens.len()
+        self.vocab.texts().len()
     }
 
     pub fn bos(&self) -> Option<u32> {
@@ -721,7 +753,10 @@ impl Tokenizer {
 
     /// The token's text as stored in the vocabulary ("" when out of range).
     pub fn token_text(&self, id: u32) -> &str {
-        self.tokens.get(id as usize).map_or("", String::as_str)
+        self.vocab
+            .texts()
+            .get(id as usize)
+            .map_or("", String::as_str)
     }
 
     /// The token's score (0 when the vocabulary has none or out of range).
@@ -744,7 +779,7 @@ impl Tokenizer {
 
     /// The id of a token given its exact vocabulary text.
     pub fn token_id(&self, text: &str) -> Option<u32> {
-        self.token_to_id.get(text).copied()
+        self.vocab.get(text)
     }
 
     // ----------------------------------------------------------------- encode
@@ -793,7 +828,7 @@ impl Tokenizer {
                                 encoded.clear();
                                 unicode::byte_encode_into(word, &mut encoded);
                                 merges.tokenize_word(
-                                    &self.token_to_id,
+                                    &self.vocab,
                                     &encoded,
                                     *ignore_merges,
                                     &mut scratch,
@@ -806,7 +841,7 @@ impl Tokenizer {
             }
             Model::Spm { byte_tokens } => {
                 let vocab = spm::SpmVocab {
-                    token_to_id: &self.token_to_id,
+                    tokens: &self.vocab,
                     scores: &self.scores,
                     byte_tokens,
                 };
@@ -875,7 +910,7 @@ impl Tokenizer {
             if !parse_special && a & (attr::CONTROL | attr::UNKNOWN) != 0 {
                 continue;
             }
-            let needle = self.tokens[id as usize].as_str();
+            let needle = self.vocab.texts()[id as usize].as_str();
             let mut next = Vec::with_capacity(fragments.len() + 2);
             for fragment in fragments {
                 let Fragment::Text(mut pos, end) = fragment else {
@@ -919,7 +954,7 @@ impl Tokenizer {
     /// Out-of-range ids give an empty piece.
     pub fn token_to_piece(&self, id: u32, special: bool) -> &[u8] {
         let i = id as usize;
-        if i >= self.tokens.len() {
+        if i >= self.vocab.texts().len() {
             return &[];
         }
         if !special && self.attrs[i] & (attr::UNKNOWN | attr::CONTROL) != 0 {
@@ -948,7 +983,7 @@ impl Tokenizer {
         let mut remove_space = self.add_space_prefix;
         if remove_special
             && self.add_bos
-            && ids.first().is_some()
+            && self.ids.bos.is_some()
             && ids.first() == self.ids.bos.as_ref()
         {
             remove_space = false;
@@ -956,7 +991,7 @@ impl Tokenizer {
         }
         if remove_special
             && self.add_eos
-            && ids.last().is_some()
+            && self.ids.eos.is_some()
             && ids.last() == self.ids.eos.as_ref()
         {
             ids = &ids[..ids.len() - 1];
@@ -998,7 +1033,7 @@ impl Tokenizer {
         add_generation_prompt: bool,
         extra: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<String, TokenizerError> {
-        let env = self
+        let template = self
             .chat
             .as_ref()
             .map_err(|e| TokenizerError::Template(e.clone()))?;
@@ -1007,15 +1042,13 @@ impl Tokenizer {
                 .unwrap_or_default()
         };
         let (bos_token, eos_token) = (piece(self.ids.bos), piece(self.ids.eos));
-        let mut text = chat::render(
-            env,
+        let mut text = template.render(
             messages,
             add_generation_prompt,
             &bos_token,
             &eos_token,
             extra,
-        )
-        .map_err(TokenizerError::Template)?;
+        )?;
         if self.add_bos && !bos_token.is_empty() && text.starts_with(&bos_token) {
             text.drain(..bos_token.len());
         }
@@ -1091,5 +1124,3 @@ fn clean_up_spaces(text: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod zz_dump;

@@ -132,7 +132,12 @@ pub(crate) fn pre_config(pre: Option<&str>) -> Result<PreConfig, TokenizerError>
 #[derive(Debug)]
 enum Step {
     Gpt2,
-    Llama3,
+    /// Llama 3's regex and its Qwen variants: digits grouped by up to
+    /// `max_digits`, words made of code points with `word_bits` classes.
+    Llama3 {
+        max_digits: usize,
+        word_bits: u8,
+    },
     /// A regex run on the collapsed text (`collapsed`) or on the text with
     /// non-ASCII whitespace replaced by `\x0B`.
     Regex {
@@ -158,13 +163,13 @@ const PH_SYMBOL: char = '\u{E0D5}';
 
 /// `\p{..}` classes that switch a pattern to the collapsed text, with the
 /// class body replacing them: placeholder + the ASCII members llama.cpp lists
-/// (note: no `~` among the symbols, as in llama.cpp).
+/// (the ASCII split of P and S is Unicode's).
 const CATEGORY_BODIES: [(&str, &str); 10] = [
     (r"\p{N}", "\u{E0D1}0-9"),
     (r"\p{L}", "\u{E0D2}A-Za-z"),
     (r"\p{P}", "\u{E0D3}!-#%-*,-/:-;?-@\\[-\\]_\\{\\}"),
     (r"\p{M}", "\u{E0D4}"),
-    (r"\p{S}", "\u{E0D5}\\$\\+<->\\^`\\|"),
+    (r"\p{S}", "\u{E0D5}\\$\\+<->\\^`\\|~"),
     (r"\p{Lu}", "\u{E0D2}A-Za-z"),
     (r"\p{Ll}", "\u{E0D2}A-Za-z"),
     (r"\p{Lt}", "\u{E0D2}A-Za-z"),
@@ -257,7 +262,20 @@ impl PreTokenizer {
             let step = if pattern == GPT2 {
                 Step::Gpt2
             } else if pattern == LLAMA3 {
-                Step::Llama3
+                Step::Llama3 {
+                    max_digits: 3,
+                    word_bits: LETTER,
+                }
+            } else if pattern == QWEN2 {
+                Step::Llama3 {
+                    max_digits: 1,
+                    word_bits: LETTER,
+                }
+            } else if pattern == QWEN35 {
+                Step::Llama3 {
+                    max_digits: 1,
+                    word_bits: LETTER | MARK,
+                }
             } else {
                 let collapsed = uses_categories(pattern);
                 let source = if collapsed {
@@ -284,7 +302,7 @@ impl PreTokenizer {
         let mut flags: Vec<u8> = Vec::new();
         for step in &self.steps {
             lengths = match step {
-                Step::Gpt2 | Step::Llama3 => {
+                Step::Gpt2 | Step::Llama3 { .. } => {
                     if flags.is_empty() {
                         flags = chars.iter().map(|&c| unicode::flags(c)).collect();
                     }
@@ -297,10 +315,12 @@ impl PreTokenizer {
                             ini: start,
                             end: start + len,
                         };
-                        if matches!(step, Step::Gpt2) {
-                            segment.split_gpt2(&mut out);
-                        } else {
-                            segment.split_llama3(&mut out);
+                        match *step {
+                            Step::Llama3 {
+                                max_digits,
+                                word_bits,
+                            } => segment.split_llama3(max_digits, word_bits, &mut out),
+                            _ => segment.split_gpt2(&mut out),
                         }
                         start += len;
                     }
@@ -502,7 +522,8 @@ impl Segment<'_> {
     }
 
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-    fn split_llama3(&self, out: &mut Vec<usize>) {
+    /// with `\p{N}{1,max_digits}` and `\p{L}` widened to the `word_bits` classes.
+    fn split_llama3(&self, max_digits: usize, word_bits: u8, out: &mut Vec<usize>) {
         let mut pos = self.ini;
         while pos < self.end {
             let start = pos;
@@ -516,10 +537,10 @@ impl Segment<'_> {
             }
             // [^\r\n\p{L}\p{N}]?\p{L}+
             if !(c == '\r' || c == '\n' || f & NUMBER != 0)
-                && (f & LETTER != 0 || self.flags_at(pos + 1) & LETTER != 0)
+                && (f & word_bits != 0 || self.flags_at(pos + 1) & word_bits != 0)
             {
                 pos += 1;
-                while self.flags_at(pos) & LETTER != 0 {
+                while self.flags_at(pos) & word_bits != 0 {
                     pos += 1;
                 }
                 out.push(pos - start);
@@ -530,7 +551,7 @@ impl Segment<'_> {
                 let mut group_start = pos;
                 while self.flags_at(pos) & NUMBER != 0 {
                     pos += 1;
-                    if pos - group_start >= 3 {
+                    if pos - group_start >= max_digits {
                         out.push(pos - group_start);
                         group_start = pos;
                     }
@@ -542,11 +563,11 @@ impl Segment<'_> {
             }
             // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
             let f2 = if c == ' ' { self.flags_at(pos + 1) } else { f };
-            if f2 & (WHITESPACE | LETTER | NUMBER) == 0 {
+            if f2 & (WHITESPACE | word_bits | NUMBER) == 0 {
                 pos += usize::from(c == ' ');
                 loop {
                     let fp = self.flags_at(pos);
-                    if fp == 0 || fp & (WHITESPACE | LETTER | NUMBER) != 0 {
+                    if fp == 0 || fp & (WHITESPACE | word_bits | NUMBER) != 0 {
                         break;
                     }
                     pos += 1;

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::hash::FxHashMap;
+use crate::hash::TokenMap;
 use crate::TokenizerError;
 
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,7 @@ impl Ord for Bigram {
 
 /// What the SPM pass needs from the vocabulary.
 pub(crate) struct SpmVocab<'a> {
-    pub token_to_id: &'a FxHashMap<String, u32>,
+    pub tokens: &'a TokenMap,
     pub scores: &'a [f32],
     /// `<0xXX>` (or the single-byte string) token of each byte.
     pub byte_tokens: &'a [Option<u32>; 256],
@@ -89,7 +89,7 @@ pub(crate) fn tokenize(
         }
         let (l, r) = (symbols[left as usize], symbols[right as usize]);
         let merged = &text[l.start as usize..(l.start + l.len + r.len) as usize];
-        if let Some(&id) = vocab.token_to_id.get(merged) {
+        if let Some(id) = vocab.tokens.get(merged) {
             // `+ 0.0` folds -0.0 into 0.0: llama.cpp compares with `<`/`==`.
             let score = vocab.scores.get(id as usize).copied().unwrap_or(0.0) + 0.0;
             queue.push(Bigram {
@@ -124,7 +124,7 @@ pub(crate) fn tokenize(
 
     for sym in symbols.iter().filter(|s| s.len > 0) {
         let piece = &text[sym.start as usize..(sym.start + sym.len) as usize];
-        if let Some(&id) = vocab.token_to_id.get(piece) {
+        if let Some(id) = vocab.tokens.get(piece) {
             out.push(id);
             continue;
         }
@@ -145,17 +145,13 @@ mod tests {
             "▁", "h", "i", "▁h", "hi", "▁hi", "<0xE2>", "<0x82>", "<0xAC>",
         ];
         let scores = [-1.0, -1.0, -1.0, -3.0, -2.0, -0.5, 0.0, 0.0, 0.0];
-        let token_to_id: FxHashMap<String, u32> = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.to_string(), i as u32))
-            .collect();
+        let map = TokenMap::new(tokens.iter().map(|t| t.to_string()).collect()).unwrap();
         let mut byte_tokens = [None; 256];
         byte_tokens[0xE2] = Some(6);
         byte_tokens[0x82] = Some(7);
         byte_tokens[0xAC] = Some(8);
         let vocab = SpmVocab {
-            token_to_id: &token_to_id,
+            tokens: &map,
             scores: &scores,
             byte_tokens: &byte_tokens,
         };

@@ -22,7 +22,11 @@ pub unsafe trait Block: Copy + 'static {
 pub fn as_blocks<B: Block>(bytes: &[u8]) -> &[B] {
     const { assert!(align_of::<B>() == 1) };
     let size = size_of::<B>();
-    assert!(bytes.len() % size == 0, "{} bytes is not a whole number of {size}-byte blocks", bytes.len());
+    assert!(
+        bytes.len().is_multiple_of(size),
+        "{} bytes is not a whole number of {size}-byte blocks",
+        bytes.len()
+    );
     // SAFETY: `B: Block` guarantees alignment 1, no padding and that every bit
     // pattern is valid; the length is a whole number of blocks and the lifetime
     // is tied to `bytes`.
@@ -34,7 +38,11 @@ pub fn as_blocks<B: Block>(bytes: &[u8]) -> &[B] {
 pub fn as_blocks_mut<B: Block>(bytes: &mut [u8]) -> &mut [B] {
     const { assert!(align_of::<B>() == 1) };
     let size = size_of::<B>();
-    assert!(bytes.len() % size == 0, "{} bytes is not a whole number of {size}-byte blocks", bytes.len());
+    assert!(
+        bytes.len().is_multiple_of(size),
+        "{} bytes is not a whole number of {size}-byte blocks",
+        bytes.len()
+    );
     // SAFETY: as in `as_blocks`; the exclusive borrow of `bytes` moves to the result.
     unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<B>(), bytes.len() / size) }
 }
@@ -43,5 +51,7 @@ pub fn as_blocks_mut<B: Block>(bytes: &mut [u8]) -> &mut [B] {
 #[inline]
 pub fn block_bytes<B: Block>(blocks: &[B]) -> &[u8] {
     // SAFETY: `B: Block` has no padding, so every byte is initialized.
-    unsafe { core::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), core::mem::size_of_val(blocks)) }
+    unsafe {
+        core::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), core::mem::size_of_val(blocks))
+    }
 }

@@ -16,6 +16,10 @@
 //! quantization of Q8_0/Q8_1 (ggml's `*_ref`, round half away from zero) is
 //! [`quantize_row_weights`].
 
+// Block loops index several parallel arrays by group, as ggml's code does;
+// iterator chains would hide the correspondence with the reference.
+#![allow(clippy::needless_range_loop)]
+
 use std::sync::OnceLock;
 
 mod arch;
@@ -142,8 +146,18 @@ impl QuantType {
     pub fn block_size(self) -> usize {
         match self {
             QuantType::F32 | QuantType::F16 | QuantType::BF16 => 1,
-            QuantType::Q4_0 | QuantType::Q4_1 | QuantType::Q5_0 | QuantType::Q5_1 | QuantType::Q8_0 | QuantType::Q8_1 => 32,
-            QuantType::Q2_K | QuantType::Q3_K | QuantType::Q4_K | QuantType::Q5_K | QuantType::Q6_K | QuantType::Q8_K => QK_K,
+            QuantType::Q4_0
+            | QuantType::Q4_1
+            | QuantType::Q5_0
+            | QuantType::Q5_1
+            | QuantType::Q8_0
+            | QuantType::Q8_1 => 32,
+            QuantType::Q2_K
+            | QuantType::Q3_K
+            | QuantType::Q4_K
+            | QuantType::Q5_K
+            | QuantType::Q6_K
+            | QuantType::Q8_K => QK_K,
         }
     }
 
@@ -171,7 +185,12 @@ impl QuantType {
     /// Bytes of `n` values. Panics unless `n` is a multiple of the block size.
     pub fn row_bytes(self, n: usize) -> usize {
         let bs = self.block_size();
-        assert!(n % bs == 0, "{} values are not a whole number of {} blocks of {bs}", n, self.name());
+        assert!(
+            n.is_multiple_of(bs),
+            "{} values are not a whole number of {} blocks of {bs}",
+            n,
+            self.name()
+        );
         n / bs * self.type_size()
     }
 
@@ -181,9 +200,12 @@ impl QuantType {
         match self {
             QuantType::Q4_0 | QuantType::Q5_0 | QuantType::Q8_0 => QuantType::Q8_0,
             QuantType::Q4_1 | QuantType::Q5_1 | QuantType::Q8_1 => QuantType::Q8_1,
-            QuantType::Q2_K | QuantType::Q3_K | QuantType::Q4_K | QuantType::Q5_K | QuantType::Q6_K | QuantType::Q8_K => {
-                QuantType::Q8_K
-            }
+            QuantType::Q2_K
+            | QuantType::Q3_K
+            | QuantType::Q4_K
+            | QuantType::Q5_K
+            | QuantType::Q6_K
+            | QuantType::Q8_K => QuantType::Q8_K,
             QuantType::F32 => QuantType::F32,
             QuantType::F16 => QuantType::F16,
             QuantType::BF16 => QuantType::BF16,
@@ -220,14 +242,22 @@ pub struct Kernels {
 
 impl core::fmt::Debug for Kernels {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Kernels").field("isa", &self.isa).finish_non_exhaustive()
+        f.debug_struct("Kernels")
+            .field("isa", &self.isa)
+            .finish_non_exhaustive()
     }
 }
 
 /// The best kernels of every type on this CPU, probed once.
 fn table() -> &'static [Kernels; N_TYPES] {
     static TABLE: OnceLock<[Kernels; N_TYPES]> = OnceLock::new();
-    TABLE.get_or_init(|| QuantType::ALL.map(|ty| *kernel_variants(ty).last().expect("scalar kernels always exist")))
+    TABLE.get_or_init(|| {
+        QuantType::ALL.map(|ty| {
+            *kernel_variants(ty)
+                .last()
+                .expect("scalar kernels always exist")
+        })
+    })
 }
 
 /// The best kernels for `ty` on this CPU (cached after the first call).
@@ -253,7 +283,12 @@ pub fn simd_level() -> &'static str {
 /// which must be exactly `ty.row_bytes(dst.len())` bytes.
 #[inline]
 pub fn dequantize_row(ty: QuantType, src: &[u8], dst: &mut [f32]) {
-    assert_eq!(src.len(), ty.row_bytes(dst.len()), "dequantize_row: {} source bytes", ty.name());
+    assert_eq!(
+        src.len(),
+        ty.row_bytes(dst.len()),
+        "dequantize_row: {} source bytes",
+        ty.name()
+    );
     (kernels(ty).dequantize_row)(src, dst)
 }
 
@@ -262,7 +297,12 @@ pub fn dequantize_row(ty: QuantType, src: &[u8], dst: &mut [f32]) {
 /// for the other types ggml's reference quantizer.
 #[inline]
 pub fn quantize_row(ty: QuantType, src: &[f32], dst: &mut [u8]) {
-    assert_eq!(dst.len(), ty.row_bytes(src.len()), "quantize_row: {} destination bytes", ty.name());
+    assert_eq!(
+        dst.len(),
+        ty.row_bytes(src.len()),
+        "quantize_row: {} destination bytes",
+        ty.name()
+    );
     (kernels(ty).quantize_row)(src, dst)
 }
 
@@ -270,7 +310,12 @@ pub fn quantize_row(ty: QuantType, src: &[f32], dst: &mut [u8]) {
 /// an importance matrix (ggml's `quantize_row_*_ref`). Differs from
 /// [`quantize_row`] only for Q8_0 and Q8_1 (round half away from zero, `id = 1/d`).
 pub fn quantize_row_weights(ty: QuantType, src: &[f32], dst: &mut [u8]) {
-    assert_eq!(dst.len(), ty.row_bytes(src.len()), "quantize_row_weights: {} destination bytes", ty.name());
+    assert_eq!(
+        dst.len(),
+        ty.row_bytes(src.len()),
+        "quantize_row_weights: {} destination bytes",
+        ty.name()
+    );
     match ty {
         QuantType::Q8_0 => q8::quantize_row_q8_0_weights_ref(src, as_blocks_mut(dst)),
         QuantType::Q8_1 => q8::quantize_row_q8_1_weights_ref(src, as_blocks_mut(dst)),
@@ -282,7 +327,17 @@ pub fn quantize_row_weights(ty: QuantType, src: &[f32], dst: &mut [u8]) {
 /// `n` activations already quantized to `ty.vec_dot_type()` (`y`).
 #[inline]
 pub fn vec_dot(ty: QuantType, n: usize, x: &[u8], y: &[u8]) -> f32 {
-    assert_eq!(x.len(), ty.row_bytes(n), "vec_dot: {} weight bytes", ty.name());
-    assert_eq!(y.len(), ty.vec_dot_type().row_bytes(n), "vec_dot: {} activation bytes", ty.name());
+    assert_eq!(
+        x.len(),
+        ty.row_bytes(n),
+        "vec_dot: {} weight bytes",
+        ty.name()
+    );
+    assert_eq!(
+        y.len(),
+        ty.vec_dot_type().row_bytes(n),
+        "vec_dot: {} activation bytes",
+        ty.name()
+    );
     (kernels(ty).vec_dot)(n, x, y)
 }

@@ -52,8 +52,18 @@ pub fn quantize_row_q2_k_ref(x: &[f32], y: &mut [BlockQ2K]) {
             for (w, v) in weights.iter_mut().zip(xg) {
                 *w = v.abs();
             }
-            scales[j] =
-                make_qkx2_quants(3, xg, &weights, &mut l[16 * j..16 * j + 16], &mut mins[j], &mut laux, -0.5, 0.1, 15, true);
+            scales[j] = make_qkx2_quants(
+                3,
+                xg,
+                &weights,
+                &mut l[16 * j..16 * j + 16],
+                &mut mins[j],
+                &mut laux,
+                -0.5,
+                0.1,
+                15,
+                true,
+            );
             if scales[j] > max_scale {
                 max_scale = scales[j];
             }

@@ -42,7 +42,11 @@ pub(crate) fn q3_at(b: &BlockQ3K, i: usize) -> i32 {
 /// Scale `j` (0..16) as stored, i.e. biased by 32 (0..64).
 #[inline(always)]
 pub(crate) fn q3_scale(scales: &[u8; 12], j: usize) -> i32 {
-    let lo = if j < 8 { scales[j] & 0x0f } else { scales[j - 8] >> 4 };
+    let lo = if j < 8 {
+        scales[j] & 0x0f
+    } else {
+        scales[j - 8] >> 4
+    };
     let hi = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
     (lo | (hi << 4)) as i32
 }
@@ -56,7 +60,12 @@ pub fn quantize_row_q3_k_ref(x: &[f32], y: &mut [BlockQ3K]) {
         let mut max_scale = 0f32;
         let mut amax = 0f32;
         for j in 0..QK_K / 16 {
-            scales[j] = make_q3_quants(4, &x[16 * j..16 * j + 16], &mut l[16 * j..16 * j + 16], true);
+            scales[j] = make_q3_quants(
+                4,
+                &x[16 * j..16 * j + 16],
+                &mut l[16 * j..16 * j + 16],
+                true,
+            );
             let scale = scales[j].abs();
             if scale > amax {
                 amax = scale;

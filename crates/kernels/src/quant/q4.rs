@@ -144,7 +144,8 @@ pub fn vec_dot_q4_1_q8_1_ref(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
             let v1 = (xb.qs[j] >> 4) as i32;
             sumi += v0 * yb.qs[j] as i32 + v1 * yb.qs[j + QK4 / 2] as i32;
         }
-        sumf += (f16_to_f32(xb.d) * f16_to_f32(yb.d)) * sumi as f32 + f16_to_f32(xb.m) * f16_to_f32(yb.s);
+        sumf += (f16_to_f32(xb.d) * f16_to_f32(yb.d)) * sumi as f32
+            + f16_to_f32(xb.m) * f16_to_f32(yb.s);
     }
     sumf
 }

@@ -58,8 +58,18 @@ pub(crate) fn quantize_k_scales(
         for (w, v) in weights.iter_mut().zip(xg) {
             *w = av_x + v.abs();
         }
-        scales[j] =
-            make_qkx2_quants(nmax, xg, &weights, &mut l[32 * j..32 * j + 32], &mut mins[j], &mut laux, rmin, 0.1, nstep, false);
+        scales[j] = make_qkx2_quants(
+            nmax,
+            xg,
+            &weights,
+            &mut l[32 * j..32 * j + 32],
+            &mut mins[j],
+            &mut laux,
+            rmin,
+            0.1,
+            nstep,
+            false,
+        );
         if scales[j] > max_scale {
             max_scale = scales[j];
         }
@@ -67,7 +77,11 @@ pub(crate) fn quantize_k_scales(
             max_min = mins[j];
         }
     }
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
     let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
     let mut ls = [0u8; 8];
     let mut lm = [0u8; 8];

@@ -50,7 +50,11 @@ unsafe impl Block for BlockQ5_1 {
 /// The 5-bit value of weight `j` (0..32) in a block.
 #[inline(always)]
 fn q5_at(qs: &[u8; 16], qh: u32, j: usize) -> i32 {
-    let lo = if j < 16 { qs[j] & 0x0f } else { qs[j - 16] >> 4 };
+    let lo = if j < 16 {
+        qs[j] & 0x0f
+    } else {
+        qs[j - 16] >> 4
+    };
     (lo as i32) | ((((qh >> j) & 1) as i32) << 4)
 }
 
@@ -162,7 +166,8 @@ pub fn vec_dot_q5_1_q8_1_ref(x: &[BlockQ5_1], y: &[BlockQ8_1]) -> f32 {
         for j in 0..QK5 {
             sumi += q5_at(&xb.qs, qh, j) * yb.qs[j] as i32;
         }
-        sumf += (f16_to_f32(xb.d) * f16_to_f32(yb.d)) * sumi as f32 + f16_to_f32(xb.m) * f16_to_f32(yb.s);
+        sumf += (f16_to_f32(xb.d) * f16_to_f32(yb.d)) * sumi as f32
+            + f16_to_f32(xb.m) * f16_to_f32(yb.s);
     }
     sumf
 }

@@ -50,7 +50,12 @@ pub fn quantize_row_q6_k_ref(x: &[f32], y: &mut [BlockQ6K]) {
         let mut max_scale = 0f32;
         let mut max_abs_scale = 0f32;
         for ib in 0..QK_K / 16 {
-            let scale = make_qx_quants(32, &x[16 * ib..16 * ib + 16], &mut l[16 * ib..16 * ib + 16], 1);
+            let scale = make_qx_quants(
+                32,
+                &x[16 * ib..16 * ib + 16],
+                &mut l[16 * ib..16 * ib + 16],
+                1,
+            );
             scales[ib] = scale;
             if scale.abs() > max_abs_scale {
                 max_abs_scale = scale.abs();
@@ -58,7 +63,12 @@ pub fn quantize_row_q6_k_ref(x: &[f32], y: &mut [BlockQ6K]) {
             }
         }
         if max_abs_scale < 1e-15 {
-            *yb = BlockQ6K { ql: [0; QK_K / 2], qh: [0; QK_K / 4], scales: [0; QK_K / 16], d: f32_to_f16(0.0) };
+            *yb = BlockQ6K {
+                ql: [0; QK_K / 2],
+                qh: [0; QK_K / 4],
+                scales: [0; QK_K / 16],
+                d: f32_to_f16(0.0),
+            };
             continue;
         }
         let iscale = -128.0 / max_scale;
@@ -83,7 +93,8 @@ pub fn quantize_row_q6_k_ref(x: &[f32], y: &mut [BlockQ6K]) {
                 let q = |k: usize| l[128 * h + 32 * k + i] as u8;
                 yb.ql[64 * h + i] = (q(0) & 0x0f) | ((q(2) & 0x0f) << 4);
                 yb.ql[64 * h + i + 32] = (q(1) & 0x0f) | ((q(3) & 0x0f) << 4);
-                yb.qh[32 * h + i] = (q(0) >> 4) | ((q(1) >> 4) << 2) | ((q(2) >> 4) << 4) | ((q(3) >> 4) << 6);
+                yb.qh[32 * h + i] =
+                    (q(0) >> 4) | ((q(1) >> 4) << 2) | ((q(2) >> 4) << 4) | ((q(3) >> 4) << 6);
             }
         }
     }

@@ -134,7 +134,12 @@ pub fn vec_dot_q8_0_q8_0_ref(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
     assert_eq!(x.len(), y.len());
     let mut sumf = 0f32;
     for (xb, yb) in x.iter().zip(y) {
-        let sumi: i32 = xb.qs.iter().zip(&yb.qs).map(|(&a, &b)| a as i32 * b as i32).sum();
+        let sumi: i32 = xb
+            .qs
+            .iter()
+            .zip(&yb.qs)
+            .map(|(&a, &b)| a as i32 * b as i32)
+            .sum();
         sumf += sumi as f32 * (f16_to_f32(xb.d) * f16_to_f32(yb.d));
     }
     sumf
@@ -190,7 +195,12 @@ pub fn vec_dot_q8_1_q8_1_ref(x: &[BlockQ8_1], y: &[BlockQ8_1]) -> f32 {
     assert_eq!(x.len(), y.len());
     let mut sumf = 0f32;
     for (xb, yb) in x.iter().zip(y) {
-        let sumi: i32 = xb.qs.iter().zip(&yb.qs).map(|(&a, &b)| a as i32 * b as i32).sum();
+        let sumi: i32 = xb
+            .qs
+            .iter()
+            .zip(&yb.qs)
+            .map(|(&a, &b)| a as i32 * b as i32)
+            .sum();
         sumf += sumi as f32 * (f16_to_f32(xb.d) * f16_to_f32(yb.d));
     }
     sumf
@@ -218,7 +228,11 @@ pub fn quantize_row_q8_k_ref(x: &[f32], y: &mut [BlockQ8K]) {
         let (amax, max) = first_abs_max(xb);
         if amax == 0.0 {
             // ggml leaves bsums untouched here; zero is the only sensible value.
-            *yb = BlockQ8K { d: [0; 4], qs: [0; QK_K], bsums: [0; QK_K / 8] };
+            *yb = BlockQ8K {
+                d: [0; 4],
+                qs: [0; QK_K],
+                bsums: [0; QK_K / 8],
+            };
             continue;
         }
         let iscale = -127.0 / max;
@@ -249,7 +263,12 @@ pub fn vec_dot_q8_k_q8_k_ref(x: &[BlockQ8K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len());
     let mut sumf = 0f32;
     for (xb, yb) in x.iter().zip(y) {
-        let sumi: i32 = xb.qs.iter().zip(&yb.qs).map(|(&a, &b)| a as i32 * b as i32).sum();
+        let sumi: i32 = xb
+            .qs
+            .iter()
+            .zip(&yb.qs)
+            .map(|(&a, &b)| a as i32 * b as i32)
+            .sum();
         sumf += sumi as f32 * (xb.scale() * yb.scale());
     }
     sumf

@@ -17,8 +17,14 @@ pub fn build(b: &Binder<'_>, hp: &HParams) -> Result<(ArchSpec, Parts), ModelErr
         layers: uniform_layers(hp),
     };
     let parts = bind_common(b, hp, true)?;
-    if parts.layers.iter().any(|l| l.bq.is_none() || l.bk.is_none() || l.bv.is_none()) {
-        return Err(ModelError::MissingTensor("blk.N.attn_{q,k,v}.bias (qwen2 needs q/k/v biases)".into()));
+    if parts
+        .layers
+        .iter()
+        .any(|l| l.bq.is_none() || l.bk.is_none() || l.bv.is_none())
+    {
+        return Err(ModelError::MissingTensor(
+            "blk.N.attn_{q,k,v}.bias (qwen2 needs q/k/v biases)".into(),
+        ));
     }
     Ok((spec, parts))
 }

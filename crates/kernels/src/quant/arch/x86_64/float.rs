@@ -31,7 +31,13 @@ fn ld_bf16x8(s: &[u8]) -> __m256 {
 /// Generic dot: `ld` turns `w` bytes into 8 lanes; 32 values per iteration.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn dot_lanes(x: &[u8], y: &[u8], w: usize, ld: impl Fn(&[u8]) -> __m256, scalar: impl Fn(&[u8], &[u8]) -> f32) -> f32 {
+fn dot_lanes(
+    x: &[u8],
+    y: &[u8],
+    w: usize,
+    ld: impl Fn(&[u8]) -> __m256,
+    scalar: impl Fn(&[u8], &[u8]) -> f32,
+) -> f32 {
     assert_eq!(x.len(), y.len());
     let n = x.len() / w;
     let step = 8 * w;
@@ -59,17 +65,35 @@ fn dot_lanes(x: &[u8], y: &[u8], w: usize, ld: impl Fn(&[u8]) -> __m256, scalar:
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_f32(x: &[u8], y: &[u8]) -> f32 {
-    dot_lanes(x, y, 4, |s| ld_f32x8(s), super::super::super::float::vec_dot_f32_ref)
+    dot_lanes(
+        x,
+        y,
+        4,
+        |s| ld_f32x8(s),
+        super::super::super::float::vec_dot_f32_ref,
+    )
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_f16(x: &[u8], y: &[u8]) -> f32 {
-    dot_lanes(x, y, 2, |s| ld_f16x8(s), super::super::super::float::vec_dot_f16_ref)
+    dot_lanes(
+        x,
+        y,
+        2,
+        |s| ld_f16x8(s),
+        super::super::super::float::vec_dot_f16_ref,
+    )
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_bf16(x: &[u8], y: &[u8]) -> f32 {
-    dot_lanes(x, y, 2, |s| ld_bf16x8(s), super::super::super::float::vec_dot_bf16_ref)
+    dot_lanes(
+        x,
+        y,
+        2,
+        |s| ld_bf16x8(s),
+        super::super::super::float::vec_dot_bf16_ref,
+    )
 }
 
 /// Stores 8 f32 at `dst[0..8]`.
@@ -144,9 +168,16 @@ pub(super) fn quantize_bf16(src: &[f32], dst: &mut [u8]) {
         let is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
         let nan = _mm256_or_si256(_mm256_srli_epi32::<16>(u), quiet);
         let r = _mm256_blendv_epi8(r, nan, is_nan);
-        st128(d, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256::<1>(r)));
+        st128(
+            d,
+            _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256::<1>(r)),
+        );
     }
-    for (s, d) in s8.remainder().iter().zip(d8.into_remainder().chunks_exact_mut(2)) {
+    for (s, d) in s8
+        .remainder()
+        .iter()
+        .zip(d8.into_remainder().chunks_exact_mut(2))
+    {
         d.copy_from_slice(&fp32_to_bf16_bits(*s).to_le_bytes());
     }
 }

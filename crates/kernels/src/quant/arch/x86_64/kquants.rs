@@ -54,7 +54,10 @@ fn unpack_k4_u32(s: &[u8; 12]) -> [u32; 4] {
 #[inline]
 fn mins_dot(mins_scales: __m256i, bsums: &[u8; 32]) -> __m128i {
     let q8 = ld256(bsums);
-    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8), _mm256_extracti128_si256::<1>(q8));
+    let q8s = _mm_hadd_epi16(
+        _mm256_castsi256_si128(q8),
+        _mm256_extracti128_si256::<1>(q8),
+    );
     _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_scales), q8s)
 }
 
@@ -69,8 +72,17 @@ pub(super) fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
         let d = dy * f16x(xb.d);
         let dmin = -dy * f16x(xb.dmin);
         let u = unpack_k4_u32(&xb.scales);
-        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(u[3] as i32, u[2] as i32, u[1] as i32, u[0] as i32));
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot(mins_scales, &yb.bsums)), acc_m);
+        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+            u[3] as i32,
+            u[2] as i32,
+            u[1] as i32,
+            u[0] as i32,
+        ));
+        acc_m = _mm_fmadd_ps(
+            _mm_set1_ps(dmin),
+            _mm_cvtepi32_ps(mins_dot(mins_scales, &yb.bsums)),
+            acc_m,
+        );
         let sc128 = _mm256_castsi256_si128(mins_scales);
         let scales = _mm256_set_m128i(sc128, sc128);
         let mut sumi = _mm256_setzero_si256();
@@ -95,14 +107,25 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0f);
     let b4 = _mm256_set1_epi8(0x10);
     let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
+    // ggml keeps the min term of Q5_K in a scalar; doing the same keeps results bit-identical.
+    let mut summs = 0f32;
     for (xb, yb) in x.iter().zip(y) {
         let dy = yb.scale();
         let d = dy * f16x(xb.d);
         let dmin = -dy * f16x(xb.dmin);
         let u = unpack_k4_u32(&xb.scales);
-        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(u[3] as i32, u[2] as i32, u[1] as i32, u[0] as i32));
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot(mins_scales, &yb.bsums)), acc_m);
+        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+            u[3] as i32,
+            u[2] as i32,
+            u[1] as i32,
+            u[0] as i32,
+        ));
+        let prod = mins_dot(mins_scales, &yb.bsums);
+        let prod = _mm_hadd_epi32(
+            _mm_hadd_epi32(prod, _mm_setzero_si128()),
+            _mm_setzero_si128(),
+        );
+        summs += dmin * _mm_cvtsi128_si32(prod) as f32;
         let sc128 = _mm256_castsi256_si128(mins_scales);
         let scales = _mm256_set_m128i(sc128, sc128);
         // Bit 0 of every byte of `h` is the next fifth bit; `h` shifts right once per 32 weights
@@ -111,7 +134,10 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
         let mut sumi = _mm256_setzero_si256();
         for j in 0..4 {
             let q5bits = ld256(&xb.qs[32 * j..]);
-            let q5l = _mm256_or_si256(_mm256_and_si256(q5bits, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+            let q5l = _mm256_or_si256(
+                _mm256_and_si256(q5bits, m4),
+                _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4),
+            );
             h = _mm256_srli_epi16::<1>(h);
             let q5h = _mm256_or_si256(
                 _mm256_and_si256(_mm256_srli_epi16::<4>(q5bits), m4),
@@ -126,7 +152,7 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    hsum_ps(acc) + hsum_ps128(acc_m)
+    hsum_ps(acc) + summs
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -139,7 +165,7 @@ pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
         let d = yb.scale() * f16x(xb.d);
         let sc8 = ld128(&xb.scales);
         let sc_lo = _mm256_cvtepi8_epi16(sc8); // scales 0..16 as i16
-        // The −32 offset: 32 · Σ_j sc_j · bsum_j, once per block.
+                                               // The −32 offset: 32 · Σ_j sc_j · bsum_j, once per block.
         let offs = _mm256_madd_epi16(sc_lo, ld256(&yb.bsums));
         let lo_pair = _mm256_permute4x64_epi64::<0b01_00_01_00>(sc_lo);
         let hi_pair = _mm256_permute4x64_epi64::<0b11_10_11_10>(sc_lo);
@@ -149,9 +175,18 @@ pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
             let ql1 = ld256(&xb.ql[64 * h + 32..]);
             let qh = ld256(&xb.qh[32 * h..]);
             let q = [
-                _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3)),
-                _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4), _mm256_and_si256(qh, m3)),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql0, m4),
+                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql1, m4),
+                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                    _mm256_and_si256(qh, m3),
+                ),
                 _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
                     _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m3),
@@ -195,7 +230,7 @@ pub(super) fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
         );
         let sc = _mm_sub_epi8(sc, _mm_set1_epi8(32));
         let sc16 = _mm256_cvtepi8_epi16(sc); // 16 signed scales
-        // Quants are stored as q + 4 ∈ 0..8 here; subtract 4 · Σ_j sc_j · bsum_j once.
+                                             // Quants are stored as q + 4 ∈ 0..8 here; subtract 4 · Σ_j sc_j · bsum_j once.
         let offs = _mm256_madd_epi16(sc16, ld256(&yb.bsums));
         let mut h = ld256(&xb.hmask);
         let mut sumi = _mm256_setzero_si256();
@@ -273,9 +308,16 @@ pub(super) fn vec_dot_q8_k_q8_k(x: &[BlockQ8K], y: &[BlockQ8K]) -> f32 {
     for (xb, yb) in x.iter().zip(y) {
         let mut sumi = _mm256_setzero_si256();
         for j in 0..8 {
-            sumi = _mm256_add_epi32(sumi, dot_i8(ld256(&xb.qs[32 * j..]), ld256(&yb.qs[32 * j..])));
+            sumi = _mm256_add_epi32(
+                sumi,
+                dot_i8(ld256(&xb.qs[32 * j..]), ld256(&yb.qs[32 * j..])),
+            );
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb.scale() * yb.scale()), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(
+            _mm256_set1_ps(xb.scale() * yb.scale()),
+            _mm256_cvtepi32_ps(sumi),
+            acc,
+        );
     }
     hsum_ps(acc)
 }
@@ -295,7 +337,11 @@ pub(super) fn dequantize_row_q4_k(x: &[BlockQ4K], y: &mut [f32]) {
             let c = j / 2;
             for part in 0..2 {
                 let bytes = ld128(&xb.qs[32 * c + 16 * part..]);
-                let q = if j % 2 == 0 { _mm_and_si128(bytes, m4) } else { _mm_and_si128(_mm_srli_epi16::<4>(bytes), m4) };
+                let q = if j.is_multiple_of(2) {
+                    _mm_and_si128(bytes, m4)
+                } else {
+                    _mm_and_si128(_mm_srli_epi16::<4>(bytes), m4)
+                };
                 for half in 0..2 {
                     let qq = if half == 0 { q } else { _mm_srli_si128::<8>(q) };
                     let v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(qq));
@@ -325,9 +371,18 @@ pub(super) fn dequantize_row_q6_k(x: &[BlockQ6K], y: &mut [f32]) {
             let ql1 = ld256(&xb.ql[64 * h + 32..]);
             let qh = ld256(&xb.qh[32 * h..]);
             let parts = [
-                _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3)),
-                _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4), _mm256_and_si256(qh, m3)),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql0, m4),
+                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql1, m4),
+                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                    _mm256_and_si256(qh, m3),
+                ),
                 _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
                     _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m3),
@@ -344,7 +399,8 @@ pub(super) fn dequantize_row_q6_k(x: &[BlockQ6K], y: &mut [f32]) {
             let ds = _mm256_set1_ps(d * xb.scales[g] as f32);
             for half in 0..2 {
                 let off = 16 * g + 8 * half;
-                let v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64_arr(&q[off..off + 8])));
+                let v =
+                    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64_arr(&q[off..off + 8])));
                 // SAFETY: off + 8 ≤ 256 = yb.len().
                 unsafe { _mm256_storeu_ps(yb.as_mut_ptr().add(off), _mm256_mul_ps(ds, v)) };
             }

@@ -1,6 +1,6 @@
 //! AVX2 dot products of the 32-weight types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1)
 //! with Q8_0/Q8_1 activations: integer `maddubs`/`madd` per block, one FMA per
-//! block into two independent accumulators.
+//! block into one accumulator (ggml's order).
 
 use super::super::super::q4::{BlockQ4_0, BlockQ4_1};
 use super::super::super::q5::{BlockQ5_0, BlockQ5_1};
@@ -8,25 +8,35 @@ use super::super::super::q8::{BlockQ8_0, BlockQ8_1};
 use super::{bits_32, dot_i8, dot_u8i8, f16x, hsum_ps, ld256, nibbles_32};
 use core::arch::x86_64::*;
 
-/// Runs `block(i) -> (scale, int lanes)` over all blocks with two accumulators.
+/// `dx·dy` of two f16 scales with one conversion, broadcast to 8 lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn accumulate(nb: usize, mut block: impl FnMut(usize) -> (f32, __m256i)) -> f32 {
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 1 < nb {
-        let (d0, p0) = block(i);
-        let (d1, p1) = block(i + 1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(p1), acc1);
-        i += 2;
+fn scale2(dx: [u8; 2], dy: [u8; 2]) -> __m256 {
+    let bits = u16::from_le_bytes(dx) as u32 | (u16::from_le_bytes(dy) as u32) << 16;
+    let v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)); // [dx, dy, 0, 0]
+    _mm256_broadcastss_ps(_mm_mul_ss(v, _mm_movehdup_ps(v)))
+}
+
+/// For Q4_1/Q5_1 × Q8_1: `[dx·dy, m·s, ·, ·]` from the two leading f16 pairs.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scales4(xdm: [u8; 4], yds: [u8; 4]) -> __m128 {
+    let bits = u32::from_le_bytes(xdm) as u64 | (u32::from_le_bytes(yds) as u64) << 32;
+    let v = _mm_cvtph_ps(_mm_cvtsi64_si128(bits as i64)); // [dx, m, dy, s]
+    _mm_mul_ps(v, _mm_movehl_ps(v, v))
+}
+
+/// Runs `block(i) -> (scale, int lanes)` over all blocks into one accumulator
+/// (the same summation order as ggml's AVX2 kernels, so results agree bit for bit).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn accumulate(nb: usize, mut block: impl FnMut(usize) -> (__m256, __m256i)) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for i in 0..nb {
+        let (d, p) = block(i);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
-    if i < nb {
-        let (d0, p0) = block(i);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    hsum_ps(_mm256_add_ps(acc0, acc1))
+    hsum_ps(acc)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -36,20 +46,27 @@ pub(super) fn vec_dot_q4_0_q8_0(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
     accumulate(x.len(), |i| {
         let (xb, yb) = (&x[i], &y[i]);
         let qx = _mm256_sub_epi8(nibbles_32(&xb.qs), off);
-        (f16x(xb.d) * f16x(yb.d), dot_i8(qx, ld256(&yb.qs)))
+        (scale2(xb.d, yb.d), dot_i8(qx, ld256(&yb.qs)))
     })
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_q4_1_q8_1(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
     assert_eq!(x.len(), y.len());
-    let mut summs = 0f32;
+    let mut acc_m = _mm_setzero_ps();
     let s = accumulate(x.len(), |i| {
         let (xb, yb) = (&x[i], &y[i]);
-        summs += f16x(xb.m) * f16x(yb.s);
-        (f16x(xb.d) * f16x(yb.d), dot_u8i8(nibbles_32(&xb.qs), ld256(&yb.qs)))
+        let sc = scales4(
+            [xb.d[0], xb.d[1], xb.m[0], xb.m[1]],
+            [yb.d[0], yb.d[1], yb.s[0], yb.s[1]],
+        );
+        acc_m = _mm_add_ps(acc_m, sc);
+        (
+            _mm256_broadcastss_ps(sc),
+            dot_u8i8(nibbles_32(&xb.qs), ld256(&yb.qs)),
+        )
     });
-    s + summs
+    s + _mm_cvtss_f32(_mm_movehdup_ps(acc_m))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -60,7 +77,7 @@ pub(super) fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
         let (xb, yb) = (&x[i], &y[i]);
         // q − 16 as i8: a clear fifth bit makes the byte 0xF0 | nibble (= nibble − 16).
         let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
-        (f16x(xb.d) * f16x(yb.d), dot_i8(qx, ld256(&yb.qs)))
+        (scale2(xb.d, yb.d), dot_i8(qx, ld256(&yb.qs)))
     })
 }
 
@@ -68,14 +85,18 @@ pub(super) fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
 pub(super) fn vec_dot_q5_1_q8_1(x: &[BlockQ5_1], y: &[BlockQ8_1]) -> f32 {
     assert_eq!(x.len(), y.len());
     let b4 = _mm256_set1_epi8(0x10);
-    let mut summs = 0f32;
+    let mut acc_m = _mm_setzero_ps();
     let s = accumulate(x.len(), |i| {
         let (xb, yb) = (&x[i], &y[i]);
-        summs += f16x(xb.m) * f16x(yb.s);
+        let sc = scales4(
+            [xb.d[0], xb.d[1], xb.m[0], xb.m[1]],
+            [yb.d[0], yb.d[1], yb.s[0], yb.s[1]],
+        );
+        acc_m = _mm_add_ps(acc_m, sc);
         let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_and_si256(bits_32(xb.qh), b4));
-        (f16x(xb.d) * f16x(yb.d), dot_u8i8(qx, ld256(&yb.qs)))
+        (_mm256_broadcastss_ps(sc), dot_u8i8(qx, ld256(&yb.qs)))
     });
-    s + summs
+    s + _mm_cvtss_f32(_mm_movehdup_ps(acc_m))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -83,7 +104,7 @@ pub(super) fn vec_dot_q8_0_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
     assert_eq!(x.len(), y.len());
     accumulate(x.len(), |i| {
         let (xb, yb) = (&x[i], &y[i]);
-        (f16x(xb.d) * f16x(yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
+        (scale2(xb.d, yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
     })
 }
 
@@ -92,7 +113,7 @@ pub(super) fn vec_dot_q8_1_q8_1(x: &[BlockQ8_1], y: &[BlockQ8_1]) -> f32 {
     assert_eq!(x.len(), y.len());
     accumulate(x.len(), |i| {
         let (xb, yb) = (&x[i], &y[i]);
-        (f16x(xb.d) * f16x(yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
+        (scale2(xb.d, yb.d), dot_i8(ld256(&xb.qs), ld256(&yb.qs)))
     })
 }
 

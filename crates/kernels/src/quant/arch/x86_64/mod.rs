@@ -16,7 +16,9 @@ mod quantize;
 
 /// Whether AVX2, FMA and F16C are all present (probed once by std).
 fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
 }
 
 pub(crate) fn simd_level() -> &'static str {
@@ -194,7 +196,9 @@ fn ld128<T>(s: &[T]) -> __m128i {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn f16x(b: [u8; 2]) -> f32 {
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(b) as i32)))
+    _mm_cvtss_f32(_mm_cvtph_ps(
+        _mm_cvtsi32_si128(u16::from_le_bytes(b) as i32),
+    ))
 }
 
 /// Sum of the 8 lanes.
@@ -240,7 +244,12 @@ fn nibbles_32(qs: &[u8; 16]) -> __m256i {
 #[inline]
 fn bits_32(qh: [u8; 4]) -> __m256i {
     let v = _mm256_set1_epi32(i32::from_le_bytes(qh));
-    let shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    let shuf = _mm256_set_epi64x(
+        0x0303030303030303,
+        0x0202020202020202,
+        0x0101010101010101,
+        0,
+    );
     let bytes = _mm256_shuffle_epi8(v, shuf);
     // Set every bit except the one each byte tests; the byte is all-ones iff that bit was set.
     let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));

@@ -36,7 +36,8 @@ fn hmax(v: __m256) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn round_i32(v: __m256, mul: __m256) -> __m256i {
-    let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(v, mul));
+    let r =
+        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(v, mul));
     _mm256_cvtps_epi32(r)
 }
 
@@ -65,7 +66,10 @@ fn st256(dst: &mut [i8], v: __m256i) {
 #[inline]
 fn q8_block(x: &[f32]) -> (f32, [__m256i; 4]) {
     let v = [ld8(&x[0..]), ld8(&x[8..]), ld8(&x[16..]), ld8(&x[24..])];
-    let m = _mm256_max_ps(_mm256_max_ps(abs8(v[0]), abs8(v[1])), _mm256_max_ps(abs8(v[2]), abs8(v[3])));
+    let m = _mm256_max_ps(
+        _mm256_max_ps(abs8(v[0]), abs8(v[1])),
+        _mm256_max_ps(abs8(v[2]), abs8(v[3])),
+    );
     let amax = hmax(m);
     let d = amax / 127.0;
     let id = _mm256_set1_ps(if amax != 0.0 { 127.0 / amax } else { 0.0 });
@@ -88,7 +92,10 @@ pub(super) fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
     for (xb, yb) in x.chunks_exact(32).zip(y.iter_mut()) {
         let (d, q) = q8_block(xb);
         yb.d = f32_to_f16(d);
-        let sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        let sum = hsum_epi32(_mm256_add_epi32(
+            _mm256_add_epi32(q[0], q[1]),
+            _mm256_add_epi32(q[2], q[3]),
+        ));
         yb.s = f32_to_f16(d * sum as f32);
         st256(&mut yb.qs, pack_i8(q[0], q[1], q[2], q[3]));
     }
@@ -112,7 +119,11 @@ pub(super) fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
         }
         let amax = hmax(m);
         if amax == 0.0 {
-            *yb = BlockQ8K { d: [0; 4], qs: [0; 256], bsums: [0; 32] };
+            *yb = BlockQ8K {
+                d: [0; 4],
+                qs: [0; 256],
+                bsums: [0; 32],
+            };
             continue;
         }
         // The signed value of the first element with |x| = amax (ggml keeps the first).
@@ -131,7 +142,8 @@ pub(super) fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
         let mut t = [_mm256_setzero_si256(); 16];
         for g in 0..8 {
             let c = &xb[32 * g..32 * g + 32];
-            let q = [ld8(&c[0..]), ld8(&c[8..]), ld8(&c[16..]), ld8(&c[24..])].map(|v| round_i32(v, mul));
+            let q = [ld8(&c[0..]), ld8(&c[8..]), ld8(&c[16..]), ld8(&c[24..])]
+                .map(|v| round_i32(v, mul));
             t[2 * g] = _mm256_add_epi32(q[0], q[1]);
             t[2 * g + 1] = _mm256_add_epi32(q[2], q[3]);
             // Quants are within ±127 by construction, so the saturating pack is the `min(127, ·)` of ggml.

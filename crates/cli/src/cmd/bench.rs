@@ -1,0 +1,231 @@
+//! `edgellm bench`: prompt processing (pp) and generation (tg) speed,
+//! measured like llama-bench: random tokens, no tokenization or sampling in
+//! the timed region, one warm-up run, mean ± sd over repetitions.
+
+use crate::progress::model_path;
+use anyhow::Result;
+use clap::Args;
+use edgellm_engine::sampler::Rng;
+use edgellm_engine::{LoadedModel, Session};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// A catalog name or a path to a .gguf file.
+    pub model: String,
+    /// Prompt lengths to test (comma-separated; 0 skips).
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        value_delimiter = ',',
+        default_value = "512"
+    )]
+    pub n_prompt: Vec<usize>,
+    /// Generation lengths to test (comma-separated; 0 skips).
+    #[arg(
+        short = 'n',
+        long = "n-gen",
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    pub n_gen: Vec<usize>,
+    /// Thread counts to test (comma-separated).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Repetitions of each test.
+    #[arg(short = 'r', long, default_value_t = 5)]
+    pub repetitions: usize,
+    /// Prompt tokens per forward batch.
+    #[arg(short = 'b', long, default_value_t = 512)]
+    pub batch: usize,
+    /// Print llama-bench-compatible JSON records instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One result, with llama-bench's field names.
+#[derive(Serialize, Debug)]
+struct Record {
+    build_commit: &'static str,
+    cpu_info: String,
+    backends: &'static str,
+    model_filename: String,
+    model_type: String,
+    model_size: u64,
+    model_n_params: u64,
+    n_batch: usize,
+    n_threads: usize,
+    n_prompt: usize,
+    n_gen: usize,
+    test_time: String,
+    avg_ns: u64,
+    stddev_ns: u64,
+    avg_ts: f64,
+    stddev_ts: f64,
+    samples_ns: Vec<u64>,
+    samples_ts: Vec<f64>,
+    peak_rss_bytes: u64,
+    simd: &'static str,
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    anyhow::ensure!(a.repetitions > 0, "--repetitions must be at least 1");
+    anyhow::ensure!(a.batch > 0, "--batch must be at least 1");
+    let path = model_path(&a.model)?;
+    let loaded = LoadedModel::load(&path)?;
+    let m = &loaded.model;
+    let threads = if a.threads.is_empty() {
+        vec![edgellm_engine::default_threads()]
+    } else {
+        a.threads.clone()
+    };
+    anyhow::ensure!(
+        threads.iter().all(|&t| t > 0),
+        "thread counts must be at least 1"
+    );
+    let n_params: u64 = m.file.tensors().iter().map(|t| t.n_elements).sum();
+    let model_size: u64 = m.file.tensors().iter().map(|t| t.n_bytes).sum();
+    let model_type = format!(
+        "{} {} {}",
+        m.hp.arch,
+        m.file.get_str("general.size_label").unwrap_or(""),
+        m.layers[0].gate.ty.name()
+    );
+    let n_ctx =
+        a.n_prompt.iter().max().copied().unwrap_or(0) + a.n_gen.iter().max().copied().unwrap_or(0);
+    anyhow::ensure!(n_ctx > 0, "nothing to measure: -p and -n are both 0");
+    anyhow::ensure!(
+        n_ctx <= m.hp.n_ctx_train,
+        "-p + -n = {n_ctx} exceeds the model's context of {}",
+        m.hp.n_ctx_train
+    );
+    let mut records = Vec::new();
+    if !a.json {
+        println!("| model                          |       size |     params | backend | threads |  test |             t/s |");
+        println!("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | --------------: |");
+    }
+    let mut rng = Rng::new(1234);
+    for &nt in &threads {
+        let mut session = Session::new(Arc::clone(m), n_ctx, nt, a.batch)?;
+        let tests = a
+            .n_prompt
+            .iter()
+            .filter(|&&p| p > 0)
+            .map(|&p| (p, 0))
+            .chain(a.n_gen.iter().filter(|&&n| n > 0).map(|&n| (0, n)));
+        for (np, ng) in tests.collect::<Vec<_>>() {
+            let n_vocab = m.hp.n_vocab as u64;
+            let mut tokens: Vec<u32> = (0..np.max(ng))
+                .map(|_| (rng.next_u64() % n_vocab) as u32)
+                .collect();
+            if let Some(bos) = loaded.tokenizer.bos() {
+                tokens[0] = bos;
+            }
+            let mut samples_ns = Vec::with_capacity(a.repetitions);
+            for rep in 0..=a.repetitions {
+                session.clear();
+                let t0 = Instant::now();
+                if np > 0 {
+                    session.feed(&tokens[..np])?;
+                } else {
+                    for &t in &tokens[..ng] {
+                        session.decode_step(t)?;
+                    }
+                }
+                let ns = t0.elapsed().as_nanos() as u64;
+                if rep > 0 {
+                    samples_ns.push(ns); // rep 0 is the warm-up
+                }
+            }
+            let n_tok = (np + ng) as f64;
+            let samples_ts: Vec<f64> = samples_ns
+                .iter()
+                .map(|&ns| n_tok * 1e9 / ns as f64)
+                .collect();
+            let (avg_ts, stddev_ts) = mean_sd(&samples_ts);
+            let ns_f: Vec<f64> = samples_ns.iter().map(|&v| v as f64).collect();
+            let (avg_ns, stddev_ns) = mean_sd(&ns_f);
+            let test = if np > 0 {
+                format!("pp{np}")
+            } else {
+                format!("tg{ng}")
+            };
+            if !a.json {
+                println!(
+                    "| {:<30} | {:>6.2} MiB | {:>8.2} M | CPU     | {:>7} | {:>5} | {:>7.2} ± {:>5.2} |",
+                    model_type,
+                    model_size as f64 / (1 << 20) as f64,
+                    n_params as f64 / 1e6,
+                    nt,
+                    test,
+                    avg_ts,
+                    stddev_ts
+                );
+            }
+            records.push(Record {
+                build_commit: env!("CARGO_PKG_VERSION"),
+                cpu_info: cpu_name(),
+                backends: "CPU",
+                model_filename: path.display().to_string(),
+                model_type: model_type.clone(),
+                model_size,
+                model_n_params: n_params,
+                n_batch: a.batch,
+                n_threads: nt,
+                n_prompt: np,
+                n_gen: ng,
+                test_time: format!("{:?}", std::time::SystemTime::now()),
+                avg_ns: avg_ns as u64,
+                stddev_ns: stddev_ns as u64,
+                avg_ts,
+                stddev_ts,
+                samples_ns,
+                samples_ts,
+                peak_rss_bytes: peak_rss(),
+                simd: edgellm_kernels::quant::simd_level(),
+            });
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    }
+    Ok(())
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// Peak resident set size of this process (Linux VmHWM), 0 where unknown.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,4 @@
+pub mod bench;
+pub mod inspect;
+pub mod run;
+pub mod tokenize;
