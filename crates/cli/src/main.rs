@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Chat with a model, or answer one prompt.
     Run(cmd::run::RunArgs),
+    /// Download a catalog model into the store.
+    Pull(cmd::pull::PullArgs),
     /// Print the token ids of a text.
     Tokenize(cmd::tokenize::TokenizeArgs),
     /// Show a GGUF file's metadata and tensor table.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(a),
+        Command::Pull(a) => cmd::pull::run(a),
         Command::Tokenize(a) => cmd::tokenize::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Bench(a) => cmd::bench::run(a),

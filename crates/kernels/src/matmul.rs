@@ -21,7 +21,7 @@ pub struct QMatrix<'a> {
 impl<'a> QMatrix<'a> {
     /// Checks that `data` holds exactly `n_rows` rows of `n_cols` values.
     pub fn new(ty: QuantType, data: &'a [u8], n_rows: usize, n_cols: usize) -> Option<Self> {
-        if n_cols % ty.block_size() != 0 || data.len() != ty.row_bytes(n_cols) * n_rows {
+        if !n_cols.is_multiple_of(ty.block_size()) || data.len() != ty.row_bytes(n_cols) * n_rows {
             return None;
         }
         Some(QMatrix {
@@ -128,18 +128,16 @@ pub fn matmul_many_where(
 ) {
     // Avoid allocating on the decode path: at most a handful of jobs.
     let mut small: [Option<(QMatrix<'_>, SyncPtr<f32>)>; 4] = [None, None, None, None];
-    let mut n_jobs = 0;
     let mut n_cols = None;
-    for j in jobs.iter_mut().filter(|j| j.w.ty.vec_dot_type() == vt) {
-        assert!(n_jobs < small.len(), "at most 4 matrices per matmul_many");
+    for (i, j) in jobs.iter_mut().filter(|j| j.w.ty.vec_dot_type() == vt).enumerate() {
+        assert!(i < small.len(), "at most 4 matrices per matmul_many");
         assert_eq!(
             *n_cols.get_or_insert(j.w.n_cols),
             j.w.n_cols,
             "matrices in one matmul_many share n_cols"
         );
         assert_eq!(j.out.len(), j.w.n_rows * n_tok, "output size");
-        small[n_jobs] = Some((j.w, SyncPtr::new(j.out)));
-        n_jobs += 1;
+        small[i] = Some((j.w, SyncPtr::new(j.out)));
     }
     let Some(n_cols) = n_cols else { return };
     let xrb = vt.row_bytes(n_cols);

@@ -48,7 +48,7 @@ impl HParams {
         let head_dim = f
             .get_u64(&key("attention.key_length"))
             .map(|v| v as usize)
-            .unwrap_or(if n_head > 0 { n_embd / n_head } else { 0 });
+            .unwrap_or(n_embd.checked_div(n_head).unwrap_or(0));
         let value_dim = f
             .get_u64(&key("attention.value_length"))
             .map(|v| v as usize)
@@ -109,19 +109,19 @@ impl HParams {
                 self.n_layer
             ));
         }
-        if self.n_head == 0 || self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
+        if self.n_head == 0 || self.n_head_kv == 0 || !self.n_head.is_multiple_of(self.n_head_kv) {
             return bad(format!(
                 "head_count {} is not a positive multiple of head_count_kv {}",
                 self.n_head, self.n_head_kv
             ));
         }
-        if self.head_dim == 0 || self.head_dim > MAX_HEAD_DIM || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || self.head_dim > MAX_HEAD_DIM || !self.head_dim.is_multiple_of(2) {
             return bad(format!(
                 "head dimension {} must be even and in 2..={MAX_HEAD_DIM}",
                 self.head_dim
             ));
         }
-        if self.n_rot > self.head_dim || self.n_rot % 2 != 0 {
+        if self.n_rot > self.head_dim || !self.n_rot.is_multiple_of(2) {
             return bad(format!(
                 "rope.dimension_count {} must be even and ≤ head dimension {}",
                 self.n_rot, self.head_dim

@@ -1,4 +1,5 @@
 pub mod bench;
 pub mod inspect;
+pub mod pull;
 pub mod run;
 pub mod tokenize;
