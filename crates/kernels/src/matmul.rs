@@ -129,7 +129,11 @@ pub fn matmul_many_where(
     // Avoid allocating on the decode path: at most a handful of jobs.
     let mut small: [Option<(QMatrix<'_>, SyncPtr<f32>)>; 4] = [None, None, None, None];
     let mut n_cols = None;
-    for (i, j) in jobs.iter_mut().filter(|j| j.w.ty.vec_dot_type() == vt).enumerate() {
+    for (i, j) in jobs
+        .iter_mut()
+        .filter(|j| j.w.ty.vec_dot_type() == vt)
+        .enumerate()
+    {
         assert!(i < small.len(), "at most 4 matrices per matmul_many");
         assert_eq!(
             *n_cols.get_or_insert(j.w.n_cols),

@@ -72,11 +72,22 @@ pub fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// GeGLU: `gate = gelu(gate) * up`.
+/// GeGLU: `gate = gelu(gate) * up`, evaluated as ggml's CPU backend does:
+/// GELU of the input rounded to f16, the result rounded to f16 (ggml reads
+/// it from a 64K-entry f16 table), with the tails |x| ≥ 10 taken as 0 and x.
+/// The output feeds an 8-bit quantization, so matching this rounding keeps
+/// our tokens on llama.cpp's.
 pub fn geglu_inplace(gate: &mut [f32], up: &[f32]) {
     debug_assert_eq!(gate.len(), up.len());
     for (g, &u) in gate.iter_mut().zip(up) {
-        *g = gelu(*g) * u;
+        let x = *g;
+        *g = if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x * u
+        } else {
+            f16::from_f32(gelu(f16::from_f32(x).to_f32())).to_f32() * u
+        };
     }
 }
 

@@ -13,7 +13,11 @@ pub fn run(a: PullArgs) -> Result<()> {
     let store = edgellm_store::Store::open_default()?;
     let entry = edgellm_store::lookup(&a.model)?;
     if store.is_present(entry) {
-        eprintln!("{} is up to date ({})", entry.name, store.blob_path(entry.sha256).display());
+        eprintln!(
+            "{} is up to date ({})",
+            entry.name,
+            store.blob_path(entry.sha256).display()
+        );
         return Ok(());
     }
     let path = store.ensure(entry, &mut crate::progress::Bars::default())?;
