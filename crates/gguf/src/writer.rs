@@ -114,6 +114,13 @@ impl GgufWriter {
         Some(v)
     }
 
+    /// Removes the tensor named `name`; returns whether there was one.
+    pub fn remove_tensor(&mut self, name: &str) -> bool {
+        let before = self.tensors.len();
+        self.tensors.retain(|t| t.name != name);
+        self.tensors.len() != before
+    }
+
     /// The metadata added so far, in order.
     pub fn metadata(&self) -> &[(String, Value)] {
         &self.kvs

@@ -9,6 +9,7 @@ pub mod arch;
 pub mod decoder;
 pub mod hparams;
 pub mod state;
+pub mod testutil;
 pub mod weights;
 
 pub use decoder::{Logits, Model};

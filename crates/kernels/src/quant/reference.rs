@@ -27,6 +27,11 @@ pub fn quantize_row_ref(ty: QuantType, src: &[f32], dst: &mut [u8]) {
     (scalar_kernels(ty).quantize_row)(src, dst)
 }
 
+/// Scalar [`super::vec_dot_x4`]: [`vec_dot_ref`] once per activation row.
+pub fn vec_dot_x4_ref(ty: QuantType, n: usize, x: &[u8], ys: [&[u8]; 4]) -> [f32; 4] {
+    ys.map(|y| vec_dot_ref(ty, n, x, y))
+}
+
 /// Scalar [`super::vec_dot`].
 pub fn vec_dot_ref(ty: QuantType, n: usize, x: &[u8], y: &[u8]) -> f32 {
     assert_eq!(
@@ -52,6 +57,7 @@ macro_rules! scalar_set {
             dequantize_row: |s, d| $dq(as_blocks(s), d),
             quantize_row: |s, d| $q(s, as_blocks_mut(d)),
             vec_dot: |_n, x, y| $vd(as_blocks(x), as_blocks(y)),
+            vec_dot_x4: Some(|_n, x, ys| ys.map(|y| $vd(as_blocks(x), as_blocks(y)))),
         }
     };
 }
@@ -64,18 +70,21 @@ pub(crate) fn scalar_kernels(ty: QuantType) -> Kernels {
             dequantize_row: float::dequantize_row_f32_ref,
             quantize_row: float::quantize_row_f32_ref,
             vec_dot: |_n, x, y| float::vec_dot_f32_ref(x, y),
+            vec_dot_x4: None,
         },
         QuantType::F16 => Kernels {
             isa: "scalar",
             dequantize_row: float::dequantize_row_f16_ref,
             quantize_row: float::quantize_row_f16_ref,
             vec_dot: |_n, x, y| float::vec_dot_f16_ref(x, y),
+            vec_dot_x4: None,
         },
         QuantType::BF16 => Kernels {
             isa: "scalar",
             dequantize_row: float::dequantize_row_bf16_ref,
             quantize_row: float::quantize_row_bf16_ref,
             vec_dot: |_n, x, y| float::vec_dot_bf16_ref(x, y),
+            vec_dot_x4: None,
         },
         QuantType::Q4_0 => scalar_set!(
             q4::dequantize_row_q4_0_ref,

@@ -99,6 +99,8 @@ entry_raw!(quant_q8_k, quantize::quantize_row_q8_k, quant);
 fn neon_set<const DOT: bool>(ty: QuantType, base: Kernels) -> Kernels {
     let mut k = base;
     k.isa = if DOT { "neon+dotprod" } else { "neon" };
+    // No NEON multi-token kernels yet: per-row NEON `vec_dot` beats the scalar twin.
+    k.vec_dot_x4 = None;
     match ty {
         QuantType::F32 => k.vec_dot = dot_f32,
         QuantType::F16 => {
