@@ -7,7 +7,7 @@
 //! decode step pays one barrier for them instead of three.
 
 use crate::pool::{split_range, SyncPtr, ThreadPool};
-use crate::quant::{quantize_row, vec_dot, QuantType};
+use crate::quant::{kernels, quantize_row, vec_dot_x4_with, QuantType};
 
 /// A row-major weight matrix view: `n_rows` rows of `n_cols` values of `ty`.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +168,9 @@ pub fn matmul_many_where(
     }
 }
 
+/// Tokens per multi-token dot product (the weight row is decoded once for them).
+const TOKEN_GROUP: usize = 4;
+
 fn rows_kernel(
     w: &QMatrix<'_>,
     out: SyncPtr<f32>,
@@ -179,12 +182,18 @@ fn rows_kernel(
 ) {
     let n_rows = w.n_rows;
     let n_cols = w.n_cols;
+    // Hoisted dispatch: every weight row is `w.row_bytes()` bytes (`QMatrix::row`)
+    // and every activation row `xrb` = `vec_dot_type().row_bytes(n_cols)` bytes
+    // (checked by the caller), which is all the kernels need.
+    let k = kernels(w.ty);
+    debug_assert_eq!(xrb, w.ty.vec_dot_type().row_bytes(n_cols));
+    let xrow = |t: usize| &xq[t * xrb..(t + 1) * xrb];
     if n_tok == 1 {
         // SAFETY: rows r0..r1 of this matrix belong to this thread only.
         let o = unsafe { out.slice(r0, r1 - r0) };
-        let x = &xq[..xrb];
+        let x = xrow(0);
         for (r, o) in (r0..r1).zip(o.iter_mut()) {
-            *o = vec_dot(w.ty, n_cols, w.row(r), x);
+            *o = (k.vec_dot)(n_cols, w.row(r), x);
         }
         return;
     }
@@ -194,8 +203,18 @@ fn rows_kernel(
             let re = (rb + ROW_TILE).min(r1);
             for r in rb..re {
                 let wr = w.row(r);
-                for t in t0..t1 {
-                    let v = vec_dot(w.ty, n_cols, wr, &xq[t * xrb..(t + 1) * xrb]);
+                let mut t = t0;
+                while t + TOKEN_GROUP <= t1 {
+                    let ys = [xrow(t), xrow(t + 1), xrow(t + 2), xrow(t + 3)];
+                    let v = vec_dot_x4_with(k, n_cols, wr, ys);
+                    for (j, v) in v.into_iter().enumerate() {
+                        // SAFETY: element (t + j, r) with r in this thread's rows.
+                        unsafe { *out.0.add((t + j) * n_rows + r) = v };
+                    }
+                    t += TOKEN_GROUP;
+                }
+                for t in t..t1 {
+                    let v = (k.vec_dot)(n_cols, wr, xrow(t));
                     // SAFETY: element (t, r) with r in this thread's rows.
                     unsafe { *out.0.add(t * n_rows + r) = v };
                 }
@@ -207,7 +226,7 @@ fn rows_kernel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::{dequantize_row, quantize_row};
+    use crate::quant::{dequantize_row, quantize_row, vec_dot};
 
     fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);

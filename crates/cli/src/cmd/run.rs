@@ -307,6 +307,17 @@ fn command(chat: &mut Chat, line: &str) -> Result<bool> {
                 };
                 let value = words.collect::<Vec<_>>().join(" ");
                 chat.opts.set(name, &value)?;
+                if matches!(name, "num_ctx" | "num_thread" | "num_batch") {
+                    // These shape the session: start a new one (the context is kept
+                    // as messages and re-evaluated on the next turn).
+                    let threads = chat.opts.num_thread.unwrap_or_else(default_threads);
+                    chat.session = Session::new(
+                        Arc::clone(&chat.loaded.model),
+                        chat.opts.num_ctx,
+                        threads,
+                        chat.opts.num_batch,
+                    )?;
+                }
                 println!("Set parameter '{name}' to '{value}'");
             }
             Some("system") => {

@@ -19,14 +19,14 @@ use core::arch::x86_64::*;
 /// A vector whose 16-bit lanes all select 16-bit lane `i` (0..8) of each 128-bit half.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn splat_lane16(i: i16) -> __m256i {
+pub(super) fn splat_lane16(i: i16) -> __m256i {
     _mm256_set1_epi16((2 * i) | ((2 * i + 1) << 8))
 }
 
 /// Shuffle giving 16-bit lane `2s` in the low half and `2s + 1` in the high half.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn pair_lane16(s: i16) -> __m256i {
+pub(super) fn pair_lane16(s: i16) -> __m256i {
     let lo = (4 * s) | ((4 * s + 1) << 8);
     let hi = (4 * s + 2) | ((4 * s + 3) << 8);
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
@@ -34,7 +34,7 @@ fn pair_lane16(s: i16) -> __m256i {
 
 /// The Q4_K/Q5_K 12-byte scale table → (8 scales ‖ 8 mins) as bytes, via u32 masks.
 #[inline(always)]
-fn unpack_k4_u32(s: &[u8; 12]) -> [u32; 4] {
+pub(super) fn unpack_k4_u32(s: &[u8; 12]) -> [u32; 4] {
     const KMASK1: u32 = 0x3f3f3f3f;
     const KMASK2: u32 = 0x0f0f0f0f;
     const KMASK3: u32 = 0x03030303;
@@ -52,7 +52,7 @@ fn unpack_k4_u32(s: &[u8; 12]) -> [u32; 4] {
 /// Mins term of Q4_K/Q5_K: Σ_j m_j · (bsum_2j + bsum_2j+1) as 4 i32 lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn mins_dot(mins_scales: __m256i, bsums: &[u8; 32]) -> __m128i {
+pub(super) fn mins_dot(mins_scales: __m256i, bsums: &[u8; 32]) -> __m128i {
     let q8 = ld256(bsums);
     let q8s = _mm_hadd_epi16(
         _mm256_castsi256_si128(q8),

@@ -12,6 +12,7 @@ use core::arch::x86_64::*;
 mod float;
 mod kquants;
 mod legacy;
+mod multi;
 mod quantize;
 
 /// Whether AVX2, FMA and F16C are all present (probed once by std).
@@ -36,6 +37,8 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
     }
     let mut k = v[0];
     k.isa = "avx2";
+    // Types without an AVX2 multi-token kernel call the AVX2 `vec_dot` per row.
+    k.vec_dot_x4 = None;
     match ty {
         QuantType::F32 => k.vec_dot = avx2::vec_dot_f32,
         QuantType::F16 => {
@@ -48,12 +51,22 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
             k.dequantize_row = avx2::dequantize_bf16;
             k.quantize_row = avx2::quantize_bf16;
         }
-        QuantType::Q4_0 => k.vec_dot = avx2::vec_dot_q4_0,
-        QuantType::Q4_1 => k.vec_dot = avx2::vec_dot_q4_1,
-        QuantType::Q5_0 => k.vec_dot = avx2::vec_dot_q5_0,
+        QuantType::Q4_0 => {
+            k.vec_dot = avx2::vec_dot_q4_0;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q4_0);
+        }
+        QuantType::Q4_1 => {
+            k.vec_dot = avx2::vec_dot_q4_1;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q4_1);
+        }
+        QuantType::Q5_0 => {
+            k.vec_dot = avx2::vec_dot_q5_0;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q5_0);
+        }
         QuantType::Q5_1 => k.vec_dot = avx2::vec_dot_q5_1,
         QuantType::Q8_0 => {
             k.vec_dot = avx2::vec_dot_q8_0;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q8_0);
             k.quantize_row = avx2::quantize_q8_0;
             k.dequantize_row = avx2::dequantize_q8_0;
         }
@@ -69,11 +82,16 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
         QuantType::Q3_K => k.vec_dot = avx2::vec_dot_q3_k,
         QuantType::Q4_K => {
             k.vec_dot = avx2::vec_dot_q4_k;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q4_k);
             k.dequantize_row = avx2::dequantize_q4_k;
         }
-        QuantType::Q5_K => k.vec_dot = avx2::vec_dot_q5_k,
+        QuantType::Q5_K => {
+            k.vec_dot = avx2::vec_dot_q5_k;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q5_k);
+        }
         QuantType::Q6_K => {
             k.vec_dot = avx2::vec_dot_q6_k;
+            k.vec_dot_x4 = Some(avx2::vec_dot_x4_q6_k);
             k.dequantize_row = avx2::dequantize_q6_k;
         }
     }
@@ -107,6 +125,23 @@ mod avx2 {
     entry_dot!(vec_dot_q4_k, kquants::vec_dot_q4_k_q8_k);
     entry_dot!(vec_dot_q5_k, kquants::vec_dot_q5_k_q8_k);
     entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k);
+
+    macro_rules! entry_dot_x4 {
+        ($name:ident, $kernel:path) => {
+            pub(super) fn $name(_n: usize, x: &[u8], ys: [&[u8]; 4]) -> [f32; 4] {
+                debug_assert!(has_avx2());
+                // SAFETY: installed only when AVX2/FMA/F16C were detected (see module docs).
+                unsafe { $kernel(as_blocks(x), ys.map(as_blocks)) }
+            }
+        };
+    }
+    entry_dot_x4!(vec_dot_x4_q4_0, multi::vec_dot_q4_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q4_1, multi::vec_dot_q4_1_q8_1_x4);
+    entry_dot_x4!(vec_dot_x4_q5_0, multi::vec_dot_q5_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q8_0, multi::vec_dot_q8_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q4_k, multi::vec_dot_q4_k_q8_k_x4);
+    entry_dot_x4!(vec_dot_x4_q5_k, multi::vec_dot_q5_k_q8_k_x4);
+    entry_dot_x4!(vec_dot_x4_q6_k, multi::vec_dot_q6_k_q8_k_x4);
 
     macro_rules! entry_raw {
         ($name:ident, $kernel:path, dot) => {
