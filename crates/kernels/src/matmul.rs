@@ -248,9 +248,12 @@ mod tests {
         for ty in [
             QuantType::Q4_0,
             QuantType::Q4_1,
+            QuantType::Q5_0,
             QuantType::Q8_0,
             QuantType::Q4_K,
+            QuantType::Q5_K,
             QuantType::Q6_K,
+            QuantType::Q3_K,
             QuantType::F32,
         ] {
             for n_rows in [1, 5, 64] {
@@ -265,7 +268,7 @@ mod tests {
                     );
                 }
                 let w = QMatrix::new(ty, &wq, n_rows, n_cols).unwrap();
-                for n_tok in [1, 3, 40] {
+                for n_tok in [1, 3, 4, 9, 40] {
                     let x = rand_vec(n_tok * n_cols, 99 + n_tok as u64);
                     let mut xq = vec![0u8; activation_bytes(ty, n_cols, n_tok)];
                     for threads in [1, 2, 3] {

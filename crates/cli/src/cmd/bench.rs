@@ -91,7 +91,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "{} {} {}",
         m.hp.arch,
         m.file.get_str("general.size_label").unwrap_or(""),
-        m.layers[0].gate.ty.name()
+        m.file
+            .get_u32("general.file_type")
+            .and_then(file_type_name)
+            .unwrap_or_else(|| m.layers[0].gate.ty.name())
     );
     let n_ctx =
         a.n_prompt.iter().max().copied().unwrap_or(0) + a.n_gen.iter().max().copied().unwrap_or(0);
@@ -228,4 +231,28 @@ fn cpu_name() -> String {
                 .and_then(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
         })
         .unwrap_or_default()
+}
+
+/// llama.cpp's names for `general.file_type` (its `llama_ftype`).
+fn file_type_name(ft: u32) -> Option<&'static str> {
+    Some(match ft {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K - Medium",
+        11 => "Q3_K - Small",
+        12 => "Q3_K - Medium",
+        13 => "Q3_K - Large",
+        14 => "Q4_K - Small",
+        15 => "Q4_K - Medium",
+        16 => "Q5_K - Small",
+        17 => "Q5_K - Medium",
+        18 => "Q6_K",
+        32 => "BF16",
+        _ => return None,
+    })
 }

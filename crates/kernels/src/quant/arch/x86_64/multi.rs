@@ -33,7 +33,10 @@ fn check_lens<X, Y>(x: &[X], ys: &[&[Y]; T]) {
 /// integer dot of `dot_i8`, one FMA per block into that token's accumulator.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn accumulate_q8_0(ys: &[&[BlockQ8_0]; T], mut block: impl FnMut(usize) -> (f32, __m256i)) -> [f32; T] {
+fn accumulate_q8_0(
+    ys: &[&[BlockQ8_0]; T],
+    mut block: impl FnMut(usize) -> (f32, __m256i),
+) -> [f32; T] {
     let nb = ys[0].len();
     let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); T];

@@ -1,0 +1,157 @@
+//! Multi-token dot products (`vec_dot_x4`): every kernel set's result for each
+//! of the four activation rows is bit-identical to that set's single-row
+//! `vec_dot` (the property that keeps results equal to llama.cpp's), and the
+//! SIMD sets agree with the scalar twin.
+
+mod quant_common;
+use edgellm_kernels::quant::{
+    kernel_variants, kernels, reference, vec_dot, vec_dot_x4, vec_dot_x4_with, QuantType,
+};
+use quant_common::*;
+
+/// The types with multi-token kernels.
+const X4_TYPES: [QuantType; 7] = [
+    QuantType::Q4_0,
+    QuantType::Q4_1,
+    QuantType::Q5_0,
+    QuantType::Q8_0,
+    QuantType::Q4_K,
+    QuantType::Q5_K,
+    QuantType::Q6_K,
+];
+
+/// Weights of `n` values and four activation rows (one with ±large values to
+/// saturate the int8 range) quantized to the vec_dot type.
+fn operands(ty: QuantType, n: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut r = rng(seed);
+    let xq = quantize_ref(ty, &gaussian(&mut r, n));
+    let vt = ty.vec_dot_type();
+    let ys = (0..4)
+        .map(|t| {
+            let a: Vec<f32> = if t == 3 {
+                (0..n)
+                    .map(|i| if i % 3 == 0 { -5.0 } else { 5.0 })
+                    .collect()
+            } else {
+                gaussian(&mut r, n)
+            };
+            let mut q = vec![0u8; vt.row_bytes(n)];
+            edgellm_kernels::quant::quantize_row(vt, &a, &mut q);
+            q
+        })
+        .collect();
+    (xq, ys)
+}
+
+fn four(ys: &[Vec<u8>]) -> [&[u8]; 4] {
+    [&ys[0], &ys[1], &ys[2], &ys[3]]
+}
+
+#[test]
+fn x4_bit_identical_to_vec_dot_per_variant() {
+    for ty in QuantType::ALL.into_iter().filter(|t| t.is_quantized()) {
+        for (seed, nb) in BLOCK_COUNTS.into_iter().enumerate() {
+            let n = nb * ty.block_size();
+            let (xq, ys) = operands(ty, n, 5000 + seed as u64);
+            for k in kernel_variants(ty) {
+                let got = vec_dot_x4_with(&k, n, &xq, four(&ys));
+                for t in 0..4 {
+                    let want = (k.vec_dot)(n, &xq, &ys[t]);
+                    assert_eq!(
+                        got[t].to_bits(),
+                        want.to_bits(),
+                        "{} x4 ({}) nb={nb} t={t}: {} vs vec_dot {}",
+                        ty.name(),
+                        k.isa,
+                        got[t],
+                        want
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn x4_kernels_exist_where_expected() {
+    for ty in X4_TYPES {
+        assert!(
+            kernel_variants(ty)[0].vec_dot_x4.is_some(),
+            "{} has no scalar x4 twin",
+            ty.name()
+        );
+        let best = kernels(ty);
+        if best.isa == "avx2" {
+            assert!(
+                best.vec_dot_x4.is_some(),
+                "{} has no AVX2 x4 kernel",
+                ty.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn x4_simd_matches_scalar_twin() {
+    for ty in X4_TYPES {
+        for (seed, nb) in BLOCK_COUNTS.into_iter().enumerate() {
+            let n = nb * ty.block_size();
+            let (xq, ys) = operands(ty, n, 7000 + seed as u64);
+            let want = reference::vec_dot_x4_ref(ty, n, &xq, four(&ys));
+            let variants = kernel_variants(ty);
+            // The scalar set's x4 is exactly the reference per row.
+            let scalar = vec_dot_x4_with(&variants[0], n, &xq, four(&ys));
+            assert_eq!(scalar.map(f32::to_bits), want.map(f32::to_bits));
+            let vt = ty.vec_dot_type();
+            let xd = dequantize_ref(ty, &xq, n);
+            for k in &variants[1..] {
+                let got = vec_dot_x4_with(k, n, &xq, four(&ys));
+                for t in 0..4 {
+                    let scale = abs_dot(&xd, &dequantize_ref(vt, &ys[t], n));
+                    let err = (got[t] as f64 - want[t] as f64).abs();
+                    assert!(
+                        err <= 1e-5 * scale + 1e-30,
+                        "{} x4 ({}) nb={nb} t={t}: {} vs ref {} (err {err:e})",
+                        ty.name(),
+                        k.isa,
+                        got[t],
+                        want[t]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dispatched_x4_equals_dispatched_vec_dot() {
+    for ty in QuantType::ALL {
+        let n = 5 * ty.block_size().max(32);
+        let (xq, ys) = if ty.is_quantized() {
+            operands(ty, n, 11)
+        } else {
+            let vt = ty.vec_dot_type();
+            let mut r = rng(12);
+            let xq = quantize_ref(ty, &gaussian(&mut r, n));
+            let ys = (0..4)
+                .map(|_| quantize_ref(vt, &gaussian(&mut r, n)))
+                .collect();
+            (xq, ys)
+        };
+        let got = vec_dot_x4(ty, n, &xq, four(&ys));
+        for t in 0..4 {
+            let want = vec_dot(ty, n, &xq, &ys[t]);
+            assert_eq!(got[t].to_bits(), want.to_bits(), "{} t={t}", ty.name());
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "activation bytes")]
+fn x4_rejects_short_activation_row() {
+    let ty = QuantType::Q4_K;
+    let n = 2 * 256;
+    let (xq, ys) = operands(ty, n, 1);
+    let short = &ys[2][..ys[2].len() - 1];
+    vec_dot_x4(ty, n, &xq, [&ys[0], &ys[1], short, &ys[3]]);
+}
