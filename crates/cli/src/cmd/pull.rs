@@ -12,15 +12,15 @@ pub struct PullArgs {
 pub fn run(a: PullArgs) -> Result<()> {
     let store = edgellm_store::Store::open_default()?;
     let entry = edgellm_store::lookup(&a.model)?;
-    if store.is_present(entry) {
-        eprintln!(
-            "{} is up to date ({})",
-            entry.name,
-            store.blob_path(entry.sha256).display()
-        );
-        return Ok(());
-    }
-    let path = store.ensure(entry, &mut crate::progress::Bars::default())?;
-    eprintln!("success: {} -> {}", entry.name, path.display());
+    let path = if store.is_present(entry) {
+        eprintln!("{} is up to date", entry.name);
+        store.blob_path(entry.sha256)
+    } else {
+        let path = store.ensure(entry, &mut crate::progress::Bars::default())?;
+        eprintln!("success");
+        path
+    };
+    // The file's path on stdout, for scripts.
+    println!("{}", path.display());
     Ok(())
 }
