@@ -29,6 +29,8 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Measure prompt processing and generation speed (like llama-bench).
     Bench(cmd::bench::BenchArgs),
+    /// The character-level GRU "robot writer": train, generate, info.
+    Charrnn(cmd::charrnn::CharrnnArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Tokenize(a) => cmd::tokenize::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Charrnn(a) => cmd::charrnn::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

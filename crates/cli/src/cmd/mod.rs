@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod charrnn;
 pub mod inspect;
 pub mod pull;
 pub mod run;
