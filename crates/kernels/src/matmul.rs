@@ -2,7 +2,10 @@
 //!
 //! Activations are quantized once per matmul input into the weight type's
 //! `vec_dot_type` (q8 blocks, as ggml does), then every output is an integer
-//! dot product of one weight row with one activation row. Several matrices
+//! dot product of one weight row with one activation row. With several tokens
+//! (prefill) each weight row goes through `vec_dot_x4` against four activation
+//! rows at a time, so its blocks are decoded once per four tokens; the results
+//! are bit-identical to per-token `vec_dot`. Several matrices
 //! that read the same input (q/k/v, gate/up) run in one pool dispatch, so a
 //! decode step pays one barrier for them instead of three.
 
@@ -98,6 +101,8 @@ const ROW_GRANULE: usize = 4;
 /// that the quantized activations of the block stay in L2.
 const TOKEN_TILE: usize = 32;
 /// Weight rows per block during prefill (stay in L1 across the token tile).
+/// (TOKEN_TILE 16..128 × ROW_TILE 4..64 measured within noise of 32 × 16 on a
+/// Zen 4 with the multi-token kernels.)
 const ROW_TILE: usize = 16;
 
 /// `out = W · x` for one matrix; see [`matmul_many`].

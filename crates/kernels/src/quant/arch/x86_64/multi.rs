@@ -14,7 +14,7 @@ use super::super::super::q5_k::BlockQ5K;
 use super::super::super::q6_k::BlockQ6K;
 use super::super::super::q8::{BlockQ8K, BlockQ8_0, BlockQ8_1};
 use super::kquants::{mins_dot, pair_lane16, splat_lane16, unpack_k4_u32};
-use super::{bits_32, f16x, hsum_ps, hsum_ps128, ld128, ld256, nibbles_32};
+use super::{bits_32, dot_u8i8, f16x, hsum_ps, hsum_ps128, ld128, ld256, nibbles_32};
 use core::arch::x86_64::*;
 
 /// Tokens per call.
@@ -28,9 +28,33 @@ fn check_lens<X, Y>(x: &[X], ys: &[&[Y]; T]) {
     }
 }
 
+/// The four tokens' f16 scales of block `i` as f32 lanes 0..4.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dy4<B>(ys: &[&[B]; T], i: usize, d: impl Fn(&B) -> [u8; 2]) -> __m128 {
+    let h = |t: usize| i16::from_le_bytes(d(&ys[t][i]));
+    _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, h(3), h(2), h(1), h(0)))
+}
+
+/// Lane `t` of `v` broadcast to 8 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn lane(v: __m128, t: usize) -> __m256 {
+    _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(t as i32))
+}
+
+/// `[a, b]` f16 pair → `[a, b, 0, 0]` f32.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn cvt_pair(a: [u8; 2], b: [u8; 2]) -> __m128 {
+    let bits = u16::from_le_bytes(a) as u32 | (u16::from_le_bytes(b) as u32) << 16;
+    _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
+}
+
 /// Q4_0/Q5_0/Q8_0 × Q8_0 over four rows: `block(i) -> (dx, signed quants)`.
-/// Per token: `dx·dy` (one f32 product, as `scale2`), the `sign`/`maddubs`
-/// integer dot of `dot_i8`, one FMA per block into that token's accumulator.
+/// Per token: `dx·dy` (the same f32 product as `scale2`, four at once),
+/// the sign-trick integer dot of `dot_i8`, one FMA per block into that
+/// token's accumulator.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn accumulate_q8_0(
@@ -38,17 +62,15 @@ fn accumulate_q8_0(
     mut block: impl FnMut(usize) -> (f32, __m256i),
 ) -> [f32; T] {
     let nb = ys[0].len();
-    let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); T];
     for i in 0..nb {
         let (dx, qx) = block(i);
+        let sc = _mm_mul_ps(_mm_set1_ps(dx), dy4(ys, i, |b| b.d));
         let ax = _mm256_sign_epi8(qx, qx);
         for t in 0..T {
-            let yb = &ys[t][i];
-            let d = _mm256_set1_ps(dx * f16x(yb.d));
-            let sy = _mm256_sign_epi8(ld256(&yb.qs), qx);
-            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
+            let sy = _mm256_sign_epi8(ld256(&ys[t][i].qs), qx);
+            let p = dot_u8i8(ax, sy);
+            acc[t] = _mm256_fmadd_ps(lane(sc, t), _mm256_cvtepi32_ps(p), acc[t]);
         }
     }
     acc.map(|a| hsum_ps(a))
@@ -84,18 +106,9 @@ pub(super) fn vec_dot_q8_0_q8_0_x4(x: &[BlockQ8_0], ys: [&[BlockQ8_0]; T]) -> [f
     })
 }
 
-/// `[a, b]` f16 pair → `[a, b, 0, 0]` f32.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn cvt_pair(a: [u8; 2], b: [u8; 2]) -> __m128 {
-    let bits = u16::from_le_bytes(a) as u32 | (u16::from_le_bytes(b) as u32) << 16;
-    _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
-}
-
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_q4_1_q8_1_x4(x: &[BlockQ4_1], ys: [&[BlockQ8_1]; T]) -> [f32; T] {
     check_lens(x, &ys);
-    let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); T];
     let mut acc_m = [_mm_setzero_ps(); T];
     for (i, xb) in x.iter().enumerate() {
@@ -106,7 +119,7 @@ pub(super) fn vec_dot_q4_1_q8_1_x4(x: &[BlockQ4_1], ys: [&[BlockQ8_1]; T]) -> [f
             // [dx·dy, m·s, 0, 0]: the same two f32 products as `scales4`.
             let sc = _mm_mul_ps(xdm, cvt_pair(yb.d, yb.s));
             acc_m[t] = _mm_add_ps(acc_m[t], sc);
-            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, ld256(&yb.qs)), ones);
+            let p = dot_u8i8(qx, ld256(&yb.qs));
             acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(p), acc[t]);
         }
     }
