@@ -72,13 +72,24 @@ pub fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// GELU of every f16 value, rounded to f16 (as bits): 128 KiB, built once.
+fn gelu_f16_table() -> &'static [u16] {
+    static TABLE: OnceLock<Box<[u16]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|bits| f16::from_f32(gelu(f16::from_bits(bits).to_f32())).to_bits())
+            .collect()
+    })
+}
+
 /// GeGLU: `gate = gelu(gate) * up`, evaluated as ggml's CPU backend does:
-/// GELU of the input rounded to f16, the result rounded to f16 (ggml reads
-/// it from a 64K-entry f16 table), with the tails |x| ≥ 10 taken as 0 and x.
-/// The output feeds an 8-bit quantization, so matching this rounding keeps
-/// our tokens on llama.cpp's.
+/// GELU of the input rounded to f16, the result rounded to f16 (a 64K-entry
+/// table), with the tails x ≤ -10 → 0 and x ≥ 10 → x. The output feeds an
+/// 8-bit quantization, so matching this rounding keeps our tokens on
+/// llama.cpp's; the table is also several times faster than `tanh`.
 pub fn geglu_inplace(gate: &mut [f32], up: &[f32]) {
     debug_assert_eq!(gate.len(), up.len());
+    let table = gelu_f16_table();
     for (g, &u) in gate.iter_mut().zip(up) {
         let x = *g;
         *g = if x <= -10.0 {
@@ -86,7 +97,7 @@ pub fn geglu_inplace(gate: &mut [f32], up: &[f32]) {
         } else if x >= 10.0 {
             x * u
         } else {
-            f16::from_f32(gelu(f16::from_f32(x).to_f32())).to_f32() * u
+            f16::from_bits(table[f16::from_f32(x).to_bits() as usize]).to_f32() * u
         };
     }
 }
@@ -403,6 +414,27 @@ mod tests {
         rope_apply(&mut b, 4, RopeStyle::Neox, &cos, &sin);
         assert!((b[0] - cos[0]).abs() < 1e-6 && (b[2] - sin[0]).abs() < 1e-6);
         assert!((b[1] - cos[1]).abs() < 1e-6 && (b[3] - sin[1]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn geglu_table_equals_direct_evaluation() {
+        let xs = rand_vec(4096, 9)
+            .iter()
+            .map(|v| v * 12.0)
+            .collect::<Vec<_>>();
+        let up = rand_vec(4096, 10);
+        let mut g = xs.clone();
+        geglu_inplace(&mut g, &up);
+        for ((&x, &u), &got) in xs.iter().zip(&up).zip(&g) {
+            let want = if x <= -10.0 {
+                0.0
+            } else if x >= 10.0 {
+                x * u
+            } else {
+                f16::from_f32(gelu(f16::from_f32(x).to_f32())).to_f32() * u
+            };
+            assert_eq!(got.to_bits(), want.to_bits(), "x={x}");
+        }
     }
 
     #[test]
