@@ -50,11 +50,7 @@ impl RunState {
     ) -> RunState {
         let hp = &model.hp;
         let b = max_batch.max(1);
-        let uses = model
-            .matrices()
-            .map(|w| (w.ty, w.n_cols))
-            .collect::<Vec<_>>()
-            .into_iter();
+        let uses = model.matrices().map(|w| (w.ty, w.n_cols));
         RunState {
             max_batch: b,
             n_ctx,
