@@ -27,10 +27,13 @@
 mod bpe;
 mod chat;
 mod detok;
+mod gguf;
 mod hash;
 mod pretokenize;
 mod spm;
 mod unicode;
+
+pub use gguf::spec_from_gguf;
 
 use std::collections::BTreeSet;
 

@@ -8,65 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use edgellm_gguf::{Array, GgufFile};
-use edgellm_tokenizer::{Tokenizer, TokenizerError, VocabSpec};
+use edgellm_gguf::GgufFile;
+use edgellm_tokenizer::{spec_from_gguf, Tokenizer, TokenizerError};
 
 fn vocab_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("EDGELLM_VOCAB_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/root/.cache/edgellm-ref/vocab"));
     dir.is_dir().then_some(dir)
-}
-
-fn strings(file: &GgufFile, key: &str) -> Option<Vec<String>> {
-    match file.get_array(key)? {
-        Array::String(v) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-/// The GGUF → spec mapping (the real adapter lives outside this crate).
-fn spec_from_gguf(file: &GgufFile) -> VocabSpec {
-    let id = |key: &str| file.get_u32(&format!("tokenizer.ggml.{key}"));
-    VocabSpec {
-        model: file
-            .get_str("tokenizer.ggml.model")
-            .unwrap_or_default()
-            .to_string(),
-        pre: file.get_str("tokenizer.ggml.pre").map(str::to_string),
-        tokens: strings(file, "tokenizer.ggml.tokens").unwrap_or_default(),
-        scores: match file.get_array("tokenizer.ggml.scores") {
-            Some(Array::F32(v)) => Some(v.clone()),
-            Some(Array::I32(v)) => Some(v.iter().map(|&s| s as f32).collect()),
-            _ => None,
-        },
-        token_types: match file.get_array("tokenizer.ggml.token_type") {
-            Some(Array::I32(v)) => Some(v.clone()),
-            _ => None,
-        },
-        merges: strings(file, "tokenizer.ggml.merges"),
-        bos: id("bos_token_id"),
-        eos: id("eos_token_id"),
-        eot: id("eot_token_id"),
-        eom: id("eom_token_id"),
-        unk: id("unknown_token_id"),
-        pad: id("padding_token_id"),
-        fim_pre: id("fim_pre_token_id"),
-        fim_suf: id("fim_suf_token_id"),
-        fim_mid: id("fim_mid_token_id"),
-        fim_pad: id("fim_pad_token_id"),
-        fim_rep: id("fim_rep_token_id"),
-        fim_sep: id("fim_sep_token_id"),
-        add_bos: file.get_bool("tokenizer.ggml.add_bos_token"),
-        add_eos: file.get_bool("tokenizer.ggml.add_eos_token"),
-        add_space_prefix: file.get_bool("tokenizer.ggml.add_space_prefix"),
-        chat_template: file.get_str("tokenizer.chat_template").map(str::to_string),
-        architecture: file
-            .get_str("general.architecture")
-            .unwrap_or_default()
-            .to_string(),
-        name: file.get_str("general.name").map(str::to_string),
-    }
 }
 
 /// (input, expected ids) pairs of one fixture, as test-tokenizer-0 reads them.
@@ -121,7 +70,7 @@ fn llama_cpp_vocab_goldens() {
             continue;
         };
         let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let spec = spec_from_gguf(&file);
+        let spec = spec_from_gguf(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let model = spec.model.clone();
         let t0 = std::time::Instant::now();
         let tok = match Tokenizer::new(spec) {

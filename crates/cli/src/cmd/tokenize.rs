@@ -32,7 +32,7 @@ pub struct TokenizeArgs {
 pub fn run(a: TokenizeArgs) -> Result<()> {
     let path = model_path(&a.model)?;
     let file = GgufFile::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let tok = edgellm_engine::loader::tokenizer_from_gguf(&file)?;
+    let tok = edgellm_tokenizer::Tokenizer::from_gguf(&file)?;
     let texts: Vec<String> = match (&a.text, &a.file) {
         (Some(t), None) => vec![t.clone()],
         (None, Some(f)) => std::fs::read_to_string(f)
