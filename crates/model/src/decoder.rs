@@ -85,6 +85,18 @@ pub struct Model {
     pub layers: Vec<LayerWeights>,
 }
 
+/// One token of a batch that may mix sequences ([`Model::forward_multi`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchToken {
+    pub token: u32,
+    /// Index of the sequence's cache in the `kvs` slice.
+    pub seq: usize,
+    /// Position in its sequence.
+    pub pos: usize,
+    /// Whether this token's next-token logits are wanted.
+    pub logits: bool,
+}
+
 /// Which positions of a batch need logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logits {
@@ -124,13 +136,7 @@ impl Model {
         if tokens.is_empty() {
             return Err(ModelError::EmptyInput);
         }
-        let n_vocab = self.hp.n_vocab;
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
-            return Err(ModelError::TokenOutOfRange {
-                token: bad,
-                n_vocab,
-            });
-        }
+        self.check_tokens(tokens.iter().copied())?;
         let need = kv.len() + tokens.len();
         if need > kv.capacity() {
             return Err(ModelError::ContextFull {
@@ -145,21 +151,36 @@ impl Model {
                 st.logit_rows
             )));
         }
+        let n_vocab = self.hp.n_vocab;
         let mb = st.max_batch;
+        let mut items = std::mem::take(&mut st.items);
         let mut done = 0;
+        let mut result = Ok(());
         while done < tokens.len() {
             let n = (tokens.len() - done).min(mb);
-            let batch = &tokens[done..done + n];
             let is_last_batch = done + n == tokens.len();
-            // (rows of this batch needing logits, first destination row)
-            let out_rows = match logits {
-                Logits::All => Some((n, done)),
-                Logits::Last if is_last_batch => Some((1, 0)),
-                Logits::Last => None,
-            };
-            self.forward_batch(pool, st, kv, batch, out_rows)?;
+            let pos0 = kv.len();
+            items.clear();
+            items.extend(
+                tokens[done..done + n]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &token)| BatchToken {
+                        token,
+                        seq: 0,
+                        pos: pos0 + i,
+                        logits: logits == Logits::All || (is_last_batch && i == n - 1),
+                    }),
+            );
+            let dst0 = if logits == Logits::All { done } else { 0 };
+            result = self.forward_items(pool, st, std::slice::from_mut(kv), &items, dst0);
+            if result.is_err() {
+                break;
+            }
             done += n;
         }
+        st.items = items;
+        result?;
         let rows = match logits {
             Logits::Last => 1,
             Logits::All => tokens.len(),
@@ -167,26 +188,96 @@ impl Model {
         Ok(&st.logits[..rows * n_vocab])
     }
 
-    /// One batch of at most `max_batch` tokens. `out_rows`: how many of the
-    /// batch's last tokens need logits, and the `st.logits` row of the first.
-    fn forward_batch(
+    /// Runs one batch that mixes several sequences (continuous batching):
+    /// `items[i]` is a token of sequence `items[i].seq`, whose cache is
+    /// `kvs[seq]`; each sequence's tokens must follow its cache in order
+    /// (positions `kv.len()`, `kv.len() + 1`, …). Every weight matrix is read
+    /// once for the whole batch. Returns one row of `n_vocab` logits per item
+    /// with `logits: true`, in item order.
+    pub fn forward_multi<'s>(
+        &self,
+        pool: &ThreadPool,
+        st: &'s mut RunState,
+        kvs: &mut [KvCache],
+        items: &[BatchToken],
+    ) -> Result<&'s [f32], ModelError> {
+        if items.is_empty() {
+            return Err(ModelError::EmptyInput);
+        }
+        if items.len() > st.max_batch {
+            return Err(ModelError::Unsupported(format!(
+                "a batch of {} tokens, the state holds {}",
+                items.len(),
+                st.max_batch
+            )));
+        }
+        self.check_tokens(items.iter().map(|it| it.token))?;
+        let n_out = items.iter().filter(|it| it.logits).count();
+        if n_out > st.logit_rows {
+            return Err(ModelError::Unsupported(format!(
+                "logits for {n_out} tokens requested, state holds {}",
+                st.logit_rows
+            )));
+        }
+        for (i, it) in items.iter().enumerate() {
+            let Some(kv) = kvs.get(it.seq) else {
+                return Err(ModelError::Unsupported(format!(
+                    "batch token {i} names sequence {} of {}",
+                    it.seq,
+                    kvs.len()
+                )));
+            };
+            let earlier = items[..i].iter().filter(|o| o.seq == it.seq).count();
+            if it.pos != kv.len() + earlier {
+                return Err(ModelError::Unsupported(format!(
+                    "batch token {i} of sequence {} is at position {}, expected {}",
+                    it.seq,
+                    it.pos,
+                    kv.len() + earlier
+                )));
+            }
+            if it.pos >= kv.capacity() {
+                return Err(ModelError::ContextFull {
+                    needed: it.pos + 1,
+                    capacity: kv.capacity(),
+                });
+            }
+        }
+        self.forward_items(pool, st, kvs, items, 0)?;
+        Ok(&st.logits[..n_out * self.hp.n_vocab])
+    }
+
+    fn check_tokens(&self, mut tokens: impl Iterator<Item = u32>) -> Result<(), ModelError> {
+        let n_vocab = self.hp.n_vocab;
+        match tokens.find(|&t| t as usize >= n_vocab) {
+            Some(bad) => Err(ModelError::TokenOutOfRange {
+                token: bad,
+                n_vocab,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// One validated batch of at most `max_batch` tokens. Logits of the
+    /// flagged items go to `st.logits` rows `dst0..`.
+    fn forward_items(
         &self,
         pool: &ThreadPool,
         st: &mut RunState,
-        kv: &mut KvCache,
-        tokens: &[u32],
-        out_rows: Option<(usize, usize)>,
+        kvs: &mut [KvCache],
+        items: &[BatchToken],
+        dst0: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hp;
-        let n = tokens.len();
+        let n = items.len();
         let d = hp.n_embd;
-        let pos0 = kv.len();
 
         // Embedding lookup: x[t] = E[token[t]] (· embed_scale).
         let erb = self.tok_embd.ty.row_bytes(d);
         let embd = self.view(&self.tok_embd);
-        for (t, &tok) in tokens.iter().enumerate() {
-            let row = &embd.data[tok as usize * erb..(tok as usize + 1) * erb];
+        for (t, it) in items.iter().enumerate() {
+            let tok = it.token as usize;
+            let row = &embd.data[tok * erb..(tok + 1) * erb];
             let x = &mut st.x[t * d..(t + 1) * d];
             dequantize_row(self.tok_embd.ty, row, x);
             if let Some(s) = self.spec.embed_scale {
@@ -195,23 +286,30 @@ impl Model {
         }
 
         for (il, layer) in self.layers.iter().enumerate() {
-            self.attention_block(pool, st, kv, il, layer, pos0, n);
+            self.attention_block(pool, st, kvs, items, il, layer);
             self.ffn_block(pool, st, layer, n);
         }
-        kv.set_len(pos0 + n);
+        for it in items {
+            let kv = &mut kvs[it.seq];
+            if kv.len() <= it.pos {
+                kv.set_len(it.pos + 1);
+            }
+        }
 
         // Final norm and LM head on the rows that need logits.
-        if let Some((n_out, dst0)) = out_rows {
-            let src0 = n - n_out;
-            for i in 0..n_out {
-                let t = src0 + i;
+        let mut n_out = 0;
+        for (t, it) in items.iter().enumerate() {
+            if it.logits {
                 ops::rms_norm(
                     &st.x[t * d..(t + 1) * d],
                     &self.output_norm,
                     hp.rms_eps,
-                    &mut st.xb[i * d..(i + 1) * d],
+                    &mut st.xb[n_out * d..(n_out + 1) * d],
                 );
+                n_out += 1;
             }
+        }
+        if n_out > 0 {
             let nv = hp.n_vocab;
             let out = &mut st.logits[dst0 * nv..(dst0 + n_out) * nv];
             let job = MatJob {
@@ -228,13 +326,13 @@ impl Model {
         &self,
         pool: &ThreadPool,
         st: &mut RunState,
-        kv: &mut KvCache,
+        kvs: &mut [KvCache],
+        items: &[BatchToken],
         il: usize,
         l: &LayerWeights,
-        pos0: usize,
-        n: usize,
     ) {
         let hp = &self.hp;
+        let n = items.len();
         let (d, hd, qd, kvd) = (hp.n_embd, hp.head_dim, hp.q_dim(), hp.kv_dim());
         let ls = self.spec.layers[il];
 
@@ -289,8 +387,8 @@ impl Model {
         }
         // Per-head QK-norm, then RoPE, then store K/V.
         let half = hp.n_rot / 2;
-        for t in 0..n {
-            let pos = pos0 + t;
+        for (t, it) in items.iter().enumerate() {
+            let pos = it.pos;
             let (cos, sin) = (&mut st.cos[..half], &mut st.sin[..half]);
             ops::rope_angles(pos, hp.n_rot, ls.rope_base, ls.rope_scale, cos, sin);
             let q = &mut st.q[t * qd..(t + 1) * qd];
@@ -305,7 +403,7 @@ impl Model {
             }
             ops::rope_apply(q, hd, self.spec.rope_style, cos, sin);
             ops::rope_apply(k, hd, self.spec.rope_style, cos, sin);
-            kv.write(il, pos, k, &st.v[t * kvd..(t + 1) * kvd]);
+            kvs[it.seq].write(il, pos, k, &st.v[t * kvd..(t + 1) * kvd]);
         }
 
         // Attention, one (token, head) pair at a time, split across threads.
@@ -317,13 +415,14 @@ impl Model {
             let scores = SyncPtr::new(&mut st.scores);
             let att = SyncPtr::new(&mut st.att[..n * qd]);
             let q_all = &st.q;
-            let kv_ro: &KvCache = kv;
+            let kvs_ro: &[KvCache] = kvs;
             pool.run(|idx, nt| {
                 // SAFETY: each thread owns the scratch row of its index.
                 let sc_row = unsafe { scores.slice(idx * n_ctx, n_ctx) };
                 for job in split_range(n * n_head, idx, nt, 1) {
                     let (t, h) = (job / n_head, job % n_head);
-                    let p = pos0 + t;
+                    let p = items[t].pos;
+                    let kv_ro: &KvCache = &kvs_ro[items[t].seq];
                     let start = ls.window.map_or(0, |w| (p + 1).saturating_sub(w));
                     let g = h / n_group;
                     // Round q to f16, as the K·q product of ggml's CPU path does

@@ -12,7 +12,7 @@ pub mod state;
 pub mod testutil;
 pub mod weights;
 
-pub use decoder::{Logits, Model};
+pub use decoder::{BatchToken, Logits, Model};
 pub use hparams::HParams;
 pub use state::RunState;
 

@@ -1,6 +1,6 @@
 //! Every activation buffer of a forward pass, allocated once per session.
 
-use crate::decoder::{Model, XqBuffers};
+use crate::decoder::{BatchToken, Model, XqBuffers};
 
 /// Scratch memory for [`Model::forward`]. Sized for `max_batch` tokens per
 /// pass and a context of `n_ctx`, so the decode step allocates nothing.
@@ -36,6 +36,8 @@ pub struct RunState {
     pub logits: Vec<f32>,
     /// quantized activations, one buffer per vec_dot_type
     pub xq: XqBuffers,
+    /// (max_batch) the batch being run by [`Model::forward`]
+    pub items: Vec<BatchToken>,
 }
 
 impl RunState {
@@ -69,6 +71,7 @@ impl RunState {
             sin: vec![0.0; hp.n_rot / 2],
             logits: vec![0.0; logit_rows.max(1) * hp.n_vocab],
             xq: XqBuffers::new(uses, b),
+            items: Vec::with_capacity(b),
         }
     }
 }

@@ -172,3 +172,81 @@ fn missing_tensor_and_bad_shapes_are_named() {
     .unwrap();
     assert!(e.to_string().contains("head_count"), "{e}");
 }
+
+/// Continuous batching: three sequences advanced together in mixed batches
+/// (one prefilling while others decode, interleaved items) give each the
+/// same logits as running it alone.
+#[test]
+fn multi_sequence_batches_match_single_sequence_runs() {
+    use edgellm_model::BatchToken;
+    let m = model(TinyLlama {
+        ty: edgellm_kernels::quant::QuantType::Q4_0,
+        ..Default::default()
+    });
+    let pool = ThreadPool::new(2);
+    let seqs: [&[u32]; 3] = [&TOKENS[..12], &TOKENS[5..30], &TOKENS[20..27]];
+    let nv = m.hp.n_vocab;
+
+    // Alone: logits after every token.
+    let alone: Vec<Vec<Vec<f32>>> = seqs
+        .iter()
+        .map(|s| {
+            let mut st = RunState::new(&m, 64, 128, 2, 64);
+            let mut kv = cache(&m, 128, 8);
+            let all = m.forward(&pool, &mut st, &mut kv, s, Logits::All).unwrap();
+            all.chunks(nv).map(<[f32]>::to_vec).collect()
+        })
+        .collect();
+
+    // Together: each step feeds sequence 0 one token, sequence 1 up to three
+    // tokens (chunked prefill), sequence 2 one token, items interleaved.
+    let mut st = RunState::new(&m, 16, 128, 2, 16);
+    let mut kvs = [cache(&m, 128, 8), cache(&m, 128, 8), cache(&m, 128, 8)];
+    let mut fed = [0usize; 3];
+    let per_step = [1usize, 3, 1];
+    let mut checked = 0;
+    while fed.iter().zip(&seqs).any(|(f, s)| *f < s.len()) {
+        let mut items = Vec::new();
+        let mut want = Vec::new();
+        for round in 0..3 {
+            for s in 0..3 {
+                if round < per_step[s] && fed[s] < seqs[s].len() {
+                    let kv_len = fed[s];
+                    items.push(BatchToken {
+                        token: seqs[s][fed[s]],
+                        seq: s,
+                        pos: kv_len,
+                        logits: true,
+                    });
+                    want.push((s, fed[s]));
+                    fed[s] += 1;
+                }
+            }
+        }
+        // Positions must count from the cache length, so rewrite them.
+        let lens = [kvs[0].len(), kvs[1].len(), kvs[2].len()];
+        let mut seen = [0usize; 3];
+        for it in &mut items {
+            it.pos = lens[it.seq] + seen[it.seq];
+            seen[it.seq] += 1;
+        }
+        let out = m.forward_multi(&pool, &mut st, &mut kvs, &items).unwrap();
+        for (row, &(s, i)) in out.chunks(nv).zip(&want) {
+            assert_eq!(row, &alone[s][i][..], "sequence {s} token {i}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12 + 25 + 7);
+    assert_eq!((kvs[0].len(), kvs[1].len(), kvs[2].len()), (12, 25, 7));
+
+    // A position that does not follow the cache is refused, nothing written.
+    let bad = [BatchToken {
+        token: 1,
+        seq: 0,
+        pos: 3,
+        logits: true,
+    }];
+    let err = m.forward_multi(&pool, &mut st, &mut kvs, &bad).unwrap_err();
+    assert!(err.to_string().contains("position 3"), "{err}");
+    assert_eq!(kvs[0].len(), 12);
+}
