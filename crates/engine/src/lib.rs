@@ -7,6 +7,7 @@
 
 pub mod loader;
 pub mod options;
+pub mod runner;
 pub mod sampler;
 pub mod session;
 pub mod stats;
@@ -14,6 +15,9 @@ pub mod stop;
 
 pub use loader::LoadedModel;
 pub use options::{OptionError, Options};
+pub use runner::{
+    Completion, Event, EventSink, Request, Runner, RunnerConfig, RunnerStatus, SubmitError,
+};
 pub use session::{default_threads, Generation, Session};
 pub use stats::{go_duration, DoneReason, Stats};
 

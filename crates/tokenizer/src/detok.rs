@@ -37,6 +37,11 @@ impl<'a> Detokenizer<'a> {
     /// Adds one token; returns the text completed by it (often empty while a
     /// multi-byte character is split across tokens). The slice is valid until
     /// the next call.
+    /// The tokenizer this detokenizer reads pieces from.
+    pub fn tokenizer(&self) -> &'a Tokenizer {
+        self.tok
+    }
+
     pub fn push(&mut self, id: u32) -> &str {
         self.out.clear();
         self.pending
