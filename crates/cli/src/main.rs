@@ -29,6 +29,10 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Measure prompt processing and generation speed (like llama-bench).
     Bench(cmd::bench::BenchArgs),
+    /// Serve Ollama's and OpenAI's HTTP APIs (default 127.0.0.1:11434).
+    Serve(cmd::serve::ServeArgs),
+    /// List the models a running server has loaded.
+    Ps(cmd::ps::PsArgs),
     /// The character-level GRU "robot writer": train, generate, info.
     Charrnn(cmd::charrnn::CharrnnArgs),
 }
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Charrnn(a) => cmd::charrnn::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Ps(a) => cmd::ps::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

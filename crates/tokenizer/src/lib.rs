@@ -188,6 +188,8 @@ pub struct Tokenizer {
     piece_offsets: Vec<u32>,
     /// the compiled chat template, or why it does not compile
     chat: Result<ChatTemplate, String>,
+    /// The chat template's Jinja source (the file's, or the built-in one).
+    chat_source: String,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -508,12 +510,13 @@ impl Tokenizer {
             Self::piece_cache(vocab.texts(), &attrs, defaults.is_spm);
 
         let source = chat::template_source(chat_template.as_deref(), &architecture);
-        let chat = ChatTemplate::new(source).map_err(|e| e.to_string());
+        let chat = ChatTemplate::new(source.clone()).map_err(|e| e.to_string());
         if let Err(e) = &chat {
             tracing::warn!(error = %e, "chat template does not compile");
         }
 
         Ok(Self {
+            chat_source: source,
             model,
             vocab,
             scores,
@@ -715,6 +718,17 @@ impl Tokenizer {
 
     pub fn bos(&self) -> Option<u32> {
         self.ids.bos
+    }
+
+    /// The chat template in effect (Jinja source), if it compiled.
+    pub fn chat_template_source(&self) -> Option<&str> {
+        self.chat.as_ref().ok().map(|_| self.chat_source.as_str())
+    }
+
+    /// The fill-in-the-middle tokens (prefix, suffix, middle), when the
+    /// vocabulary has all three.
+    pub fn fim(&self) -> Option<(u32, u32, u32)> {
+        Some((self.ids.fim_pre?, self.ids.fim_suf?, self.ids.fim_mid?))
     }
 
     pub fn eos(&self) -> Option<u32> {
