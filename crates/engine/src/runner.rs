@@ -331,6 +331,9 @@ fn engine_loop(
             }
             match rx.recv() {
                 Ok(req) => {
+                    // Counted active before it stops counting as waiting, so
+                    // the runner never looks idle in between.
+                    status.active.fetch_add(1, Ordering::SeqCst);
                     status.waiting.fetch_sub(1, Ordering::SeqCst);
                     clock += 1;
                     admit(loaded, layout, &mut slots, &mut caches, req, clock);
@@ -341,6 +344,9 @@ fn engine_loop(
         while !closed && slots.iter().any(|s| s.active.is_none()) {
             match rx.try_recv() {
                 Ok(req) => {
+                    // Counted active before it stops counting as waiting, so
+                    // the runner never looks idle in between.
+                    status.active.fetch_add(1, Ordering::SeqCst);
                     status.waiting.fetch_sub(1, Ordering::SeqCst);
                     clock += 1;
                     admit(loaded, layout, &mut slots, &mut caches, req, clock);
@@ -475,6 +481,10 @@ fn engine_loop(
                 finish(a, reason, by_string, status);
             }
         }
+        status.active.store(
+            slots.iter().filter(|s| s.active.is_some()).count(),
+            Ordering::SeqCst,
+        );
         let used: usize = caches.iter().map(KvCache::used_bytes).sum();
         let reserved: usize = caches.iter().map(KvCache::reserved_bytes).sum();
         status.kv_bytes_used.store(used, Ordering::Relaxed);
