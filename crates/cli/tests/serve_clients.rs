@@ -57,7 +57,14 @@ fn python_clients_ollama_and_openai() {
         return;
     }
     let status = Command::new("python3")
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_clients.py"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_clients.py",
+        ])
         .current_dir(repo().join("tests/clients"))
         .env("EDGELLM_BIN", BIN)
         .status()
@@ -147,5 +154,8 @@ fn javascript_client_ollama_js() {
         .env("EDGELLM_EXPECT", expect)
         .status()
         .expect("running node");
-    assert!(status.success(), "the ollama-js tests failed (output above)");
+    assert!(
+        status.success(),
+        "the ollama-js tests failed (output above)"
+    );
 }

@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// Print llama-bench-compatible JSON records instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Measure continuous batching instead: aggregate generation speed with
+    /// this many concurrent streams (comma-separated, e.g. 1,2,4,8), each
+    /// generating `-n` tokens, through the server's engine.
+    #[arg(long, value_delimiter = ',')]
+    pub streams: Vec<usize>,
 }
 
 /// One result, with llama-bench's field names.
@@ -75,6 +80,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     anyhow::ensure!(a.batch > 0, "--batch must be at least 1");
     let path = model_path(&a.model)?;
     let loaded = LoadedModel::load(&path)?;
+    if !a.streams.is_empty() {
+        return bench_streams(&a, loaded);
+    }
     let m = &loaded.model;
     let threads = if a.threads.is_empty() {
         vec![edgellm_engine::default_threads()]
@@ -255,4 +263,91 @@ fn file_type_name(ft: u32) -> Option<&'static str> {
         32 => "BF16",
         _ => return None,
     })
+}
+
+/// Aggregate decode speed of N concurrent streams through a [`Runner`]
+/// (continuous batching: one pass over the weights per step for all).
+fn bench_streams(a: &BenchArgs, loaded: LoadedModel) -> Result<()> {
+    use edgellm_engine::{Event, Options, Request, Runner, RunnerConfig};
+    let n_gen = a.n_gen.iter().copied().max().unwrap_or(128);
+    anyhow::ensure!(n_gen > 0, "-n must be at least 1");
+    anyhow::ensure!(
+        a.streams.iter().all(|&s| s > 0),
+        "stream counts must be at least 1"
+    );
+    let threads = a
+        .threads
+        .first()
+        .copied()
+        .unwrap_or_else(edgellm_engine::default_threads);
+    let loaded = Arc::new(loaded);
+    // A prompt whose greedy continuation does not end: counting.
+    let prompt = loaded
+        .tokenizer
+        .encode("1, 2, 3, 4, 5, 6, 7, 8,", true, true)?;
+    let opts = Options {
+        temperature: 0.0,
+        num_predict: n_gen as i64,
+        num_ctx: prompt.len() + n_gen + 8,
+        seed: Some(1),
+        ..Options::default()
+    };
+    println!("| streams | aggregate t/s | per stream t/s | vs 1 stream |");
+    println!("| ------: | ------------: | -------------: | ----------: |");
+    let mut base = None;
+    for &n in &a.streams {
+        let runner = Runner::start(
+            Arc::clone(&loaded),
+            RunnerConfig {
+                n_parallel: n,
+                queue: n,
+                n_threads: threads,
+                n_batch: a.batch.max(n),
+                prefill_chunk: 64,
+            },
+        );
+        let mut best = 0.0f64;
+        for rep in 0..=a.repetitions {
+            let mut rxs = Vec::with_capacity(n);
+            for i in 0..n {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let mut p = prompt.clone();
+                // Distinct prompts: no stream shares another's cache.
+                p.push(p[p.len() - 1 - (i % 3)]);
+                runner.submit(Request {
+                    prompt: p,
+                    opts: opts.clone(),
+                    load_duration: Default::default(),
+                    sink: Box::new(tx),
+                })?;
+                rxs.push(rx);
+            }
+            let (mut tokens, mut longest) = (0usize, 0f64);
+            for rx in rxs {
+                for ev in rx {
+                    match ev {
+                        Event::Done(c) => {
+                            tokens += c.stats.eval_count;
+                            longest = longest.max(c.stats.eval_duration.as_secs_f64());
+                            break;
+                        }
+                        Event::Failed(e) => return Err(e.into()),
+                        Event::Text(_) => {}
+                    }
+                }
+            }
+            if rep > 0 && longest > 0.0 {
+                best = best.max(tokens as f64 / longest);
+            }
+        }
+        let base_ts = *base.get_or_insert(best);
+        println!(
+            "| {:>7} | {:>13.2} | {:>14.2} | {:>10.2}x |",
+            n,
+            best,
+            best / n as f64,
+            best / base_ts
+        );
+    }
+    Ok(())
 }
