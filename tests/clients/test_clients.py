@@ -342,3 +342,44 @@ def test_openapi_describes_every_route(server):
                  "/api/embed", "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/embeddings",
                  "/health", "/metrics"]:
         assert path in spec["paths"], path
+
+
+# ---------------------------------------------------------- structured output
+
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+}
+
+
+def test_ollama_format_json_and_schema(server):
+    c = oc(server)
+    r = c.generate(model=MODEL, prompt="Describe a cat as JSON.", format="json", options={**G, "num_predict": 80})
+    assert isinstance(json.loads(r.response), dict), r.response
+    r = c.chat(model=MODEL, messages=[{"role": "user", "content": "Give me a person."}], format=PERSON,
+               options={**G, "num_predict": 80})
+    person = json.loads(r.message.content)
+    assert set(person) == {"name", "age"}, person
+    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    # Streamed, the pieces add up to the same JSON.
+    streamed = "".join(p.message.content for p in c.chat(
+        model=MODEL, messages=[{"role": "user", "content": "Give me a person."}], format=PERSON,
+        options={**G, "num_predict": 80}, stream=True))
+    assert streamed == r.message.content
+    with pytest.raises(ollama.ResponseError) as e:
+        c.generate(model=MODEL, prompt="x", format={"type": "bogus"})
+    assert e.value.status_code == 400 and "schema" in e.value.error
+
+
+def test_openai_response_format(server):
+    c = oa(server)
+    r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Give me a person."}],
+                                  temperature=0, max_tokens=80,
+                                  response_format={"type": "json_schema",
+                                                   "json_schema": {"name": "person", "schema": PERSON}})
+    person = json.loads(r.choices[0].message.content)
+    assert set(person) == {"name", "age"} and isinstance(person["age"], int)
+    r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "A JSON object about Paris."}],
+                                  temperature=0, max_tokens=80, response_format={"type": "json_object"})
+    assert isinstance(json.loads(r.choices[0].message.content), dict)

@@ -5,6 +5,7 @@
 //! prefill (reusing the prefix already in the cache), then sample → detokenize
 //! → stop strings → decode step, with Ollama's options and statistics.
 
+pub mod grammar;
 pub mod loader;
 pub mod options;
 pub mod runner;
@@ -13,6 +14,7 @@ pub mod session;
 pub mod stats;
 pub mod stop;
 
+pub use grammar::{Constraint, OutputFormat};
 pub use loader::LoadedModel;
 pub use options::{OptionError, Options};
 pub use runner::{
@@ -35,6 +37,8 @@ pub enum EngineError {
     Option(#[from] OptionError),
     #[error("{0}")]
     Mismatch(String),
+    #[error("structured output: {0}")]
+    Grammar(String),
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error("the prompt has {n_prompt} tokens but the context holds {n_ctx} (it must leave room for at least one new token); raise num_ctx or shorten the prompt")]

@@ -1,11 +1,12 @@
 //! Opening a GGUF file as a ready model: weights, tokenizer, chat template.
 
+use crate::grammar::{Constraint, Grammars, OutputFormat};
 use crate::EngineError;
 use edgellm_gguf::GgufFile;
 use edgellm_model::Model;
 use edgellm_tokenizer::Tokenizer;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A model and its tokenizer, shared by every session on it.
@@ -14,6 +15,8 @@ pub struct LoadedModel {
     pub model: Arc<Model>,
     pub tokenizer: Arc<Tokenizer>,
     pub load_duration: Duration,
+    /// The structured-output compiler, built on first use.
+    grammars: OnceLock<Result<Arc<Grammars>, String>>,
 }
 
 impl LoadedModel {
@@ -35,6 +38,21 @@ impl LoadedModel {
             model,
             tokenizer,
             load_duration: start.elapsed(),
+            grammars: OnceLock::new(),
         })
+    }
+
+    /// A constraint for one answer in `format` (an invalid schema is an error).
+    pub fn constraint(&self, format: &OutputFormat) -> Result<Constraint, EngineError> {
+        let grammars = self
+            .grammars
+            .get_or_init(|| {
+                Grammars::new(&self.tokenizer)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| EngineError::Grammar(e.clone()))?;
+        grammars.matcher(format)
     }
 }

@@ -15,6 +15,7 @@
 //!
 //! Nothing here knows about HTTP; the server adapts sinks to its streams.
 
+use crate::grammar::Constraint;
 use crate::options::Options;
 use crate::sampler::Sampler;
 use crate::stats::{DoneReason, Stats};
@@ -106,6 +107,8 @@ pub struct Request {
     /// Reported as the request's `load_duration` (the load it waited for).
     pub load_duration: Duration,
     pub sink: Box<dyn EventSink>,
+    /// Structured output: the answer must satisfy this grammar.
+    pub constraint: Option<Constraint>,
 }
 
 /// Why a request was not accepted.
@@ -249,6 +252,7 @@ struct Active<'t> {
     n_ctx: usize,
     max_new: usize,
     sink: Box<dyn EventSink>,
+    constraint: Option<Constraint>,
     detok: Detokenizer<'t>,
     stop: StopMatcher,
     shown: String,
@@ -469,7 +473,7 @@ fn engine_loop(
 
         // 5. Sample for each sequence with fresh logits.
         for (r, &i) in rows.iter().enumerate() {
-            let logits = &st.logits[r * n_vocab..(r + 1) * n_vocab];
+            let logits = &mut st.logits[r * n_vocab..(r + 1) * n_vocab];
             let slot = &mut slots[i];
             let a = slot.active.as_mut().expect("rows name active slots");
             if a.t_eval.is_none() {
@@ -557,6 +561,7 @@ fn admit<'t>(
         stop: StopMatcher::new(&req.opts.stop),
         opts: req.opts,
         sink,
+        constraint: req.constraint,
         detok: Detokenizer::new(&loaded.tokenizer),
         shown: String::with_capacity(256),
         pending: None,
@@ -576,16 +581,31 @@ fn admit<'t>(
 fn step_sequence(
     a: &mut Active<'_>,
     sampler: &mut Sampler,
-    logits: &[f32],
+    logits: &mut [f32],
     history: &[u32],
 ) -> Option<(DoneReason, bool)> {
     if a.generated.len() >= a.max_new {
         return Some((DoneReason::Length, false));
     }
+    let tok = a.detok.tokenizer();
+    if let Some(c) = a.constraint.as_mut() {
+        if let Err(e) = c.mask(logits, tok) {
+            tracing::warn!("structured output stopped: {e}");
+            return Some((DoneReason::Stop, false));
+        }
+    }
     let token = sampler.sample(logits, history, &a.opts);
     a.generated.push(token);
-    if a.detok.tokenizer().is_eog(token) {
+    if tok.is_eog(token) {
         return Some((DoneReason::Stop, false));
+    }
+    let mut grammar_done = false;
+    if let Some(c) = a.constraint.as_mut() {
+        if let Err(e) = c.consume(token) {
+            tracing::warn!("structured output stopped: {e}");
+            return Some((DoneReason::Stop, false));
+        }
+        grammar_done = c.is_finished();
     }
     a.shown.clear();
     let piece = a.detok.push(token);
@@ -595,6 +615,9 @@ fn step_sequence(
     }
     if stopped {
         return Some((DoneReason::Stop, true));
+    }
+    if grammar_done {
+        return Some((DoneReason::Stop, false));
     }
     if history.len() + 1 > a.n_ctx || a.generated.len() >= a.max_new {
         // No room to feed it, or it was the last one asked for: shown, not fed.

@@ -99,6 +99,7 @@ fn concurrent_sequences_match_single_session_greedy() {
                 prompt: ids.clone(),
                 opts: opts.clone(),
                 load_duration: Duration::ZERO,
+                constraint: None,
                 sink: Box::new(tx),
             })
             .unwrap();
@@ -137,6 +138,7 @@ fn a_continued_conversation_reuses_its_prefix() {
             prompt: first.clone(),
             opts: greedy(4),
             load_duration: Duration::ZERO,
+            constraint: None,
             sink: Box::new(tx),
         })
         .unwrap();
@@ -150,6 +152,7 @@ fn a_continued_conversation_reuses_its_prefix() {
             prompt: second.clone(),
             opts: greedy(4),
             load_duration: Duration::ZERO,
+            constraint: None,
             sink: Box::new(tx),
         })
         .unwrap();
@@ -205,6 +208,7 @@ fn gone_clients_free_slots_and_a_full_queue_refuses() {
             prompt: ids.clone(),
             opts: greedy(-1),
             load_duration: Duration::ZERO,
+            constraint: None,
             sink: Box::new(HangUp {
                 tx,
                 left: 3,
@@ -233,6 +237,7 @@ fn gone_clients_free_slots_and_a_full_queue_refuses() {
             prompt: ids.clone(),
             opts: greedy(5),
             load_duration: Duration::ZERO,
+            constraint: None,
             sink,
         }) {
             Ok(()) => queued = true,
@@ -262,6 +267,7 @@ fn gone_clients_free_slots_and_a_full_queue_refuses() {
             prompt: long,
             opts: greedy(5),
             load_duration: Duration::ZERO,
+            constraint: None,
             sink: Box::new(tx),
         })
         .unwrap_err();

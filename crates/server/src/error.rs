@@ -108,6 +108,7 @@ impl From<EngineError> for ApiError {
             EngineError::PromptTooLong { .. }
             | EngineError::EmptyPrompt
             | EngineError::Option(_)
+            | EngineError::Grammar(_)
             | EngineError::Tokenizer(_) => ApiError::bad_request(e.to_string()),
             EngineError::Model(edgellm_model::ModelError::TokenOutOfRange { .. }) => {
                 ApiError::bad_request(e.to_string())

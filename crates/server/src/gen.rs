@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::models::KeepAlive;
 use crate::{AppState, ChannelSink};
-use edgellm_engine::{Event, Options, Request, Runner};
+use edgellm_engine::{Event, Options, OutputFormat, Request, Runner};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,13 +57,19 @@ pub fn submit(
     prompt: Vec<u32>,
     opts: Options,
     load: Duration,
+    format: Option<&OutputFormat>,
 ) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    let constraint = match format {
+        Some(f) => Some(runner.loaded.constraint(f)?),
+        None => None,
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     runner.submit(Request {
         prompt,
         opts,
         load_duration: load,
         sink: Box::new(ChannelSink(tx)),
+        constraint,
     })?;
     Ok(rx)
 }
@@ -81,6 +87,23 @@ pub async fn collect(
         }
     }
     Err(ApiError::internal("the engine stopped before finishing"))
+}
+
+/// Ollama's `format`: `""`/absent is free text, `"json"` any JSON object, an
+/// object a JSON schema.
+pub fn ollama_format(v: Option<&Value>) -> Result<Option<OutputFormat>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s == "json" => Ok(Some(OutputFormat::Json)),
+        Some(Value::Object(_)) => Ok(Some(OutputFormat::JsonSchema(
+            v.cloned().unwrap_or_default(),
+        ))),
+        Some(other) => Err(ApiError::bad_field(
+            "format",
+            format!("{other} is not \"\", \"json\" or a JSON schema object"),
+        )),
+    }
 }
 
 /// Refuses a field that edgellm knows but cannot honour yet.

@@ -61,11 +61,7 @@ fn check_common(
     logprobs: Option<bool>,
     top_logprobs: Option<u32>,
 ) -> Result<(), ApiError> {
-    match format {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.is_empty() => {}
-        Some(_) => return Err(unsupported("format", "structured output (format)")),
-    }
+    crate::gen::ollama_format(format)?;
     match think {
         None | Some(Value::Null) | Some(Value::Bool(false)) => {}
         Some(_) => {
@@ -198,7 +194,8 @@ async fn generate_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, A
         tokens = all;
     }
     let prompt_tokens = tokens.clone();
-    let rx = submit(&acq.runner, tokens, opts, acq.load)?;
+    let format = crate::gen::ollama_format(req.format.as_ref())?;
+    let rx = submit(&acq.runner, tokens, opts, acq.load, format.as_ref())?;
     let model = req.model.clone();
     let canonical = acq.name.clone();
 
@@ -342,7 +339,8 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         ));
     }
     let tokens = chat_tokens(&tok, &msgs, tools.as_ref())?;
-    let rx = submit(&acq.runner, tokens, opts, acq.load)?;
+    let format = crate::gen::ollama_format(req.format.as_ref())?;
+    let rx = submit(&acq.runner, tokens, opts, acq.load, format.as_ref())?;
     let model = req.model.clone();
     let canonical = acq.name.clone();
     let with_tools = tools.is_some();

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use edgellm_engine::{Completion, DoneReason, Event, Options};
+use edgellm_engine::{Completion, DoneReason, Event, Options, OutputFormat};
 use edgellm_tokenizer::ChatMessage;
 use rand::Rng;
 use serde::Deserialize;
@@ -205,12 +205,30 @@ fn content_text(i: usize, c: Option<&Value>) -> Result<String, ApiError> {
     }
 }
 
-fn check_response_format(rf: Option<&Value>) -> Result<(), ApiError> {
-    match rf.and_then(|v| v.get("type")).and_then(Value::as_str) {
-        None | Some("text") => Ok(()),
-        Some(t) => Err(unsupported(
-            "response_format",
-            &format!("response_format {t:?}"),
+/// `response_format`: text, `json_object`, or `json_schema` with its schema.
+fn response_format(rf: Option<&Value>) -> Result<Option<OutputFormat>, ApiError> {
+    let Some(rf) = rf.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    match rf.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(OutputFormat::Json)),
+        Some("json_schema") => {
+            let schema = rf
+                .get("json_schema")
+                .and_then(|j| j.get("schema"))
+                .filter(|s| s.is_object())
+                .ok_or_else(|| {
+                    ApiError::bad_field(
+                        "response_format.json_schema.schema",
+                        "a JSON schema object is required",
+                    )
+                })?;
+            Ok(Some(OutputFormat::JsonSchema(schema.clone())))
+        }
+        other => Err(ApiError::bad_field(
+            "response_format.type",
+            format!("{other:?} is not one of text, json_object, json_schema"),
         )),
     }
 }
@@ -221,7 +239,7 @@ pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -
 
 async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: ChatCompletionReq = parse_body(&body, Flavor::OpenAi)?;
-    check_response_format(req.response_format.as_ref())?;
+    let format = response_format(req.response_format.as_ref())?;
     let _ = (&req.user, &req.parallel_tool_calls);
     if matches!(req.tool_choice.as_ref(), Some(Value::String(s)) if s == "required")
         || matches!(req.tool_choice.as_ref(), Some(Value::Object(_)))
@@ -293,7 +311,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     }
     let tokens = chat_tokens(&tok, &msgs, tools.as_ref())?;
     let n_prompt = tokens.len();
-    let rx = submit(&acq.runner, tokens, opts, acq.load)?;
+    let rx = submit(&acq.runner, tokens, opts, acq.load, format.as_ref())?;
     let id = new_id("chatcmpl");
     let created = unix_now();
     let model = req.model.clone();
@@ -502,7 +520,7 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
     let n_prompt = tokens.len();
-    let rx = submit(&acq.runner, tokens, opts, acq.load)?;
+    let rx = submit(&acq.runner, tokens, opts, acq.load, None)?;
     let id = new_id("cmpl");
     let created = unix_now();
     let model = req.model.clone();

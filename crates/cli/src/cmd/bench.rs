@@ -318,6 +318,7 @@ fn bench_streams(a: &BenchArgs, loaded: LoadedModel) -> Result<()> {
                     prompt: p,
                     opts: opts.clone(),
                     load_duration: Default::default(),
+                    constraint: None,
                     sink: Box::new(tx),
                 })?;
                 rxs.push(rx);
