@@ -383,3 +383,17 @@ def test_openai_response_format(server):
     r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "A JSON object about Paris."}],
                                   temperature=0, max_tokens=80, response_format={"type": "json_object"})
     assert isinstance(json.loads(r.choices[0].message.content), dict)
+
+
+def test_max_loaded_evicts_the_least_recently_used():
+    s = Server("--parallel", "1", "--max-loaded", "1")
+    try:
+        c = ollama.Client(host=s.url)
+        c.generate(model=MODEL, prompt="hi", options={"num_predict": 1})
+        assert [m.model for m in c.ps().models] == [MODEL]
+        r = c.generate(model="gemma3:270m", prompt="The capital of France is", raw=True,
+                       options={"temperature": 0, "num_predict": 4})
+        assert r.load_duration > 0 and r.eval_count > 0
+        assert [m.model for m in c.ps().models] == ["gemma3:270m"]
+    finally:
+        s.stop()
