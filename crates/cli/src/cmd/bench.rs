@@ -31,6 +31,15 @@ pub struct BenchArgs {
         default_value = "128"
     )]
     pub n_gen: Vec<usize>,
+    /// Context depths to test at (comma-separated): that many tokens are in
+    /// the KV cache, untimed, before each test (llama-bench's `-d`).
+    #[arg(
+        short = 'd',
+        long = "n-depth",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub n_depth: Vec<usize>,
     /// Thread counts to test (comma-separated).
     #[arg(short = 't', long, value_delimiter = ',')]
     pub threads: Vec<usize>,
@@ -64,6 +73,7 @@ struct Record {
     n_threads: usize,
     n_prompt: usize,
     n_gen: usize,
+    n_depth: usize,
     test_time: String,
     avg_ns: u64,
     stddev_ns: u64,
@@ -104,18 +114,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .and_then(file_type_name)
             .unwrap_or_else(|| m.layers[0].gate.ty.name())
     );
-    let n_ctx =
-        a.n_prompt.iter().max().copied().unwrap_or(0) + a.n_gen.iter().max().copied().unwrap_or(0);
+    let max_depth = a.n_depth.iter().max().copied().unwrap_or(0);
+    let n_ctx = max_depth
+        + a.n_prompt.iter().max().copied().unwrap_or(0)
+        + a.n_gen.iter().max().copied().unwrap_or(0);
     anyhow::ensure!(n_ctx > 0, "nothing to measure: -p and -n are both 0");
     anyhow::ensure!(
         n_ctx <= m.hp.n_ctx_train,
-        "-p + -n = {n_ctx} exceeds the model's context of {}",
+        "-d + -p + -n = {n_ctx} exceeds the model's context of {}",
         m.hp.n_ctx_train
     );
     let mut records = Vec::new();
     if !a.json {
-        println!("| model                          |       size |     params | backend | threads |  test |             t/s |");
-        println!("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | --------------: |");
+        println!("| model                          |       size |     params | backend | threads |          test |             t/s |");
+        println!("| ------------------------------ | ---------: | ---------: | ------- | ------: | ------------: | --------------: |");
     }
     let mut rng = Rng::new(1234);
     for &nt in &threads {
@@ -126,17 +138,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .filter(|&&p| p > 0)
             .map(|&p| (p, 0))
             .chain(a.n_gen.iter().filter(|&&n| n > 0).map(|&n| (0, n)));
-        for (np, ng) in tests.collect::<Vec<_>>() {
+        let tests: Vec<(usize, usize)> = tests.collect();
+        for (depth, (np, ng)) in a
+            .n_depth
+            .iter()
+            .flat_map(|&d| tests.iter().map(move |&t| (d, t)))
+        {
             let n_vocab = m.hp.n_vocab as u64;
-            let mut tokens: Vec<u32> = (0..np.max(ng))
+            let mut tokens: Vec<u32> = (0..depth + np.max(ng))
                 .map(|_| (rng.next_u64() % n_vocab) as u32)
                 .collect();
             if let Some(bos) = loaded.tokenizer.bos() {
                 tokens[0] = bos;
             }
             let mut samples_ns = Vec::with_capacity(a.repetitions);
+            let (context, tokens) = tokens.split_at(depth);
             for rep in 0..=a.repetitions {
                 session.clear();
+                if !context.is_empty() {
+                    session.feed(context)?;
+                }
                 let t0 = Instant::now();
                 if np > 0 {
                     session.feed(&tokens[..np])?;
@@ -158,14 +179,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let (avg_ts, stddev_ts) = mean_sd(&samples_ts);
             let ns_f: Vec<f64> = samples_ns.iter().map(|&v| v as f64).collect();
             let (avg_ns, stddev_ns) = mean_sd(&ns_f);
-            let test = if np > 0 {
+            let mut test = if np > 0 {
                 format!("pp{np}")
             } else {
                 format!("tg{ng}")
             };
+            if depth > 0 {
+                test.push_str(&format!(" @ d{depth}"));
+            }
             if !a.json {
                 println!(
-                    "| {:<30} | {:>6.2} MiB | {:>8.2} M | CPU     | {:>7} | {:>5} | {:>7.2} ± {:>5.2} |",
+                    "| {:<30} | {:>6.2} MiB | {:>8.2} M | CPU     | {:>7} | {:>13} | {:>7.2} ± {:>5.2} |",
                     model_type,
                     model_size as f64 / (1 << 20) as f64,
                     n_params as f64 / 1e6,
@@ -187,6 +211,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 n_threads: nt,
                 n_prompt: np,
                 n_gen: ng,
+                n_depth: depth,
                 test_time: format!("{:?}", std::time::SystemTime::now()),
                 avg_ns: avg_ns as u64,
                 stddev_ns: stddev_ns as u64,
