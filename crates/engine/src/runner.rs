@@ -365,7 +365,7 @@ fn engine_loop(
             if slot.active.as_ref().is_some_and(|a| a.sink.is_closed()) {
                 let a = slot.active.take().expect("checked");
                 tracing::debug!("client gone; cancelling its sequence");
-                finish(a, DoneReason::Cancelled, false, status);
+                finish(a, DoneReason::Cancelled, false);
             }
         }
         status.active.store(
@@ -482,7 +482,7 @@ fn engine_loop(
             if let Some(outcome) = step_sequence(a, &mut slot.sampler, logits, &slot.history) {
                 let (reason, by_string) = outcome;
                 let a = slot.active.take().expect("active");
-                finish(a, reason, by_string, status);
+                finish(a, reason, by_string);
             }
         }
         status.active.store(
@@ -628,7 +628,7 @@ fn step_sequence(
 }
 
 /// Flushes what the detokenizer and stop matcher hold back, then reports.
-fn finish(mut a: Active<'_>, reason: DoneReason, by_string: bool, status: &RunnerStatus) {
+fn finish(mut a: Active<'_>, reason: DoneReason, by_string: bool) {
     if !by_string && reason != DoneReason::Cancelled {
         a.shown.clear();
         let rest = a.detok.flush();
@@ -647,7 +647,6 @@ fn finish(mut a: Active<'_>, reason: DoneReason, by_string: bool, status: &Runne
         eval_count: a.generated.len(),
         eval_duration: a.t_eval.map(|t| t.elapsed()).unwrap_or_default(),
     };
-    let _ = status;
     a.sink.send(Event::Done(Completion {
         done_reason: reason,
         stats,
