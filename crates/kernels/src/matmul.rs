@@ -10,7 +10,7 @@
 //! decode step pays one barrier for them instead of three.
 
 use crate::pool::{split_range, SyncPtr, ThreadPool};
-use crate::quant::{kernels, quantize_row, vec_dot_x4_with, QuantType};
+use crate::quant::{kernels_for, quantize_row, vec_dot_x4_with, QuantType};
 
 /// A row-major weight matrix view: `n_rows` rows of `n_cols` values of `ty`.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +190,7 @@ fn rows_kernel(
     // Hoisted dispatch: every weight row is `w.row_bytes()` bytes (`QMatrix::row`)
     // and every activation row `xrb` = `vec_dot_type().row_bytes(n_cols)` bytes
     // (checked by the caller), which is all the kernels need.
-    let k = kernels(w.ty);
+    let k = kernels_for(w.ty, n_rows);
     debug_assert_eq!(xrb, w.ty.vec_dot_type().row_bytes(n_cols));
     let xrow = |t: usize| &xq[t * xrb..(t + 1) * xrb];
     if n_tok == 1 {

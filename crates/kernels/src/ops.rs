@@ -56,12 +56,13 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
-/// GELU, tanh approximation (ggml_gelu).
+/// GELU, tanh approximation (ggml_gelu), with `1 + a·x·x` fused as GCC
+/// contracts it in ggml's build (`fma(a·x, x, 1)`).
 #[inline]
 pub fn gelu(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     const GELU_COEF_A: f32 = 0.044715;
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (GELU_COEF_A * x).mul_add(x, 1.0)).tanh())
 }
 
 /// SwiGLU: `gate = silu(gate) * up`, as ggml's CPU backend evaluates it:

@@ -218,3 +218,27 @@ fn vec_dot_rejects_wrong_activation_length() {
     let y = vec![0u8; QuantType::Q8_0.row_bytes(32)];
     vec_dot(ty, 64, &x, &y);
 }
+
+#[test]
+fn q4_k_interleaved_dot_simd_is_bit_identical_to_ref_and_close_to_vec_dot() {
+    use edgellm_kernels::quant::{kernels_for, quantize_row, vec_dot, vec_dot_q4_k_interleaved};
+    let ty = QuantType::Q4_K;
+    assert!(kernels_for(ty, 8).vec_dot_x4.is_none());
+    assert!(std::ptr::eq(kernels_for(ty, 12), kernels(ty)));
+    for (seed, nb) in BLOCK_COUNTS.iter().enumerate() {
+        let n = nb * 256;
+        let w = quantize_ref(ty, &gaussian(&mut rng(seed as u64 + 100), n));
+        let x = gaussian(&mut rng(seed as u64 + 200), n);
+        let mut xq = vec![0u8; QuantType::Q8_K.row_bytes(n)];
+        quantize_row(QuantType::Q8_K, &x, &mut xq);
+        let want = reference::vec_dot_q4_k_interleaved_ref(n, &w, &xq);
+        let got = vec_dot_q4_k_interleaved(n, &w, &xq);
+        assert_eq!(got.to_bits(), want.to_bits(), "n={n}");
+        let usual = vec_dot(ty, n, &w, &xq);
+        let scale = reference::vec_dot_ref(ty, n, &w, &xq).abs().max(1.0);
+        assert!(
+            (got - usual).abs() <= 1e-5 * scale * *nb as f32,
+            "n={n}: {got} vs {usual}"
+        );
+    }
+}

@@ -165,3 +165,30 @@ pub fn vec_dot_q4_k_q8_k_ref(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     }
     sumf
 }
+
+/// Σ x·y in the order of ggml's repacked Q4_K GEMV/GEMM (`q4_K_8x8`, which
+/// llama.cpp uses on AVX2 CPUs for every Q4_K matrix with a multiple of 8
+/// rows): per super-block the same integer sums as [`vec_dot_q4_k_q8_k_ref`],
+/// then two f32 accumulators, `acc += isum·(d·d8)` and `accm += summ·(dmin·d8)`
+/// (fused), and `acc − accm` at the end.
+pub fn vec_dot_q4_k_q8_k_interleaved_ref(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let (mut acc, mut accm) = (0f32, 0f32);
+    for (xb, yb) in x.iter().zip(y) {
+        let (sc, m) = unpack_scale_min_k4(&xb.scales);
+        let mut isum = 0i32;
+        let mut summ = 0i32;
+        for j in 0..QK_K / 32 {
+            let mut s = 0i32;
+            for ii in 0..32 {
+                let i = 32 * j + ii;
+                s += q4k_at(&xb.qs, i) * yb.qs[i] as i32;
+            }
+            isum += sc[j] as i32 * s;
+            summ += m[j] as i32 * (yb.bsum(2 * j) as i32 + yb.bsum(2 * j + 1) as i32);
+        }
+        acc = (isum as f32).mul_add(f16_to_f32(xb.d) * yb.scale(), acc);
+        accm = (summ as f32).mul_add(f16_to_f32(xb.dmin) * yb.scale(), accm);
+    }
+    acc - accm
+}

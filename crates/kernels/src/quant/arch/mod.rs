@@ -32,3 +32,16 @@ pub(crate) fn simd_level() -> &'static str {
         "scalar"
     }
 }
+
+/// The fastest Q4_K dot product in repacked (`q4_K_8x8`) order on this CPU, if
+/// it has a SIMD one.
+pub(crate) fn q4_k_interleaved_dot() -> Option<super::VecDotFn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::q4_k_interleaved_dot()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}

@@ -30,6 +30,11 @@ pub(crate) fn simd_level() -> &'static str {
     }
 }
 
+/// The AVX2 Q4_K dot product in repacked (`q4_K_8x8`) order, if available.
+pub(crate) fn q4_k_interleaved_dot() -> Option<super::super::VecDotFn> {
+    has_avx2().then_some(avx2::vec_dot_q4_k_interleaved as super::super::VecDotFn)
+}
+
 /// Appends the AVX2 set of `ty` (scalar entries where no AVX2 kernel exists).
 pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
     if !has_avx2() {
@@ -123,6 +128,10 @@ mod avx2 {
     entry_dot!(vec_dot_q2_k, kquants::vec_dot_q2_k_q8_k);
     entry_dot!(vec_dot_q3_k, kquants::vec_dot_q3_k_q8_k);
     entry_dot!(vec_dot_q4_k, kquants::vec_dot_q4_k_q8_k);
+    entry_dot!(
+        vec_dot_q4_k_interleaved,
+        kquants::vec_dot_q4_k_q8_k_interleaved
+    );
     entry_dot!(vec_dot_q5_k, kquants::vec_dot_q5_k_q8_k);
     entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k);
 
