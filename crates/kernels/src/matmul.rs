@@ -286,8 +286,18 @@ mod tests {
                             let mut xd = vec![0.0; n_cols];
                             dequantize_row(ty.vec_dot_type(), &xq[t * xrb..(t + 1) * xrb], &mut xd);
                             for r in 0..n_rows {
-                                let want =
-                                    vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
+                                // The row kernel of this matrix (Q4_K with a multiple of 8
+                                // rows sums in ggml's repacked order).
+                                let want = (kernels_for(ty, n_rows).vec_dot)(
+                                    n_cols,
+                                    w.row(r),
+                                    &xq[t * xrb..(t + 1) * xrb],
+                                );
+                                if !(ty == QuantType::Q4_K && n_rows % 8 == 0) {
+                                    let usual =
+                                        vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
+                                    assert_eq!(want, usual);
+                                }
                                 assert_eq!(
                                     out[t * n_rows + r],
                                     want,
