@@ -287,12 +287,16 @@ mod tests {
                             dequantize_row(ty.vec_dot_type(), &xq[t * xrb..(t + 1) * xrb], &mut xd);
                             for r in 0..n_rows {
                                 // The row kernel of this matrix (Q4_K with a multiple of 8
-                                // rows sums in ggml's repacked order).
-                                let want = (kernels_for(ty, n_rows).vec_dot)(
-                                    n_cols,
-                                    w.row(r),
-                                    &xq[t * xrb..(t + 1) * xrb],
-                                );
+                                // rows sums in ggml's repacked orders: GEMM for groups
+                                // of 4 tokens, GEMV for the rest).
+                                let k = kernels_for(ty, n_rows);
+                                let y = &xq[t * xrb..(t + 1) * xrb];
+                                let want = match k.vec_dot_x4 {
+                                    Some(f) if n_tok > 1 && t < n_tok - n_tok % 4 => {
+                                        f(n_cols, w.row(r), [y, y, y, y])[0]
+                                    }
+                                    _ => (k.vec_dot)(n_cols, w.row(r), y),
+                                };
                                 if !(ty == QuantType::Q4_K && n_rows % 8 == 0) {
                                     let usual =
                                         vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);

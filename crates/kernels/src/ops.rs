@@ -312,10 +312,11 @@ type DotF16 = fn(&[f32], &[f16]) -> f32;
 type AxpyF16 = fn(&mut [f32], f32, &[f16]);
 type Swiglu = fn(&mut [f32], &[f32]);
 type Softmax = fn(&mut [f32], usize);
-type VBlock16 = fn(&mut [f32], &[f32], usize, &dyn Fn(usize) -> *const f16);
+type VBlock16 = fn(&mut [f32], &[f32], usize, usize, &dyn Fn(usize) -> *const f16);
 
 struct AttnKernels {
     dot: DotF16,
+    dot16: DotF16,
     axpy: AxpyF16,
     swiglu: Swiglu,
     softmax: Softmax,
@@ -332,6 +333,7 @@ fn attn_kernels() -> &'static AttnKernels {
         {
             return AttnKernels {
                 dot: x86::dot_f32_f16_avx2_safe,
+                dot16: x86::dot16_f32_f16_avx2_safe,
                 axpy: x86::axpy_f16_avx2_safe,
                 swiglu: x86::swiglu_avx2_safe,
                 softmax: x86::attn_softmax_avx2_safe,
@@ -340,6 +342,7 @@ fn attn_kernels() -> &'static AttnKernels {
         }
         AttnKernels {
             dot: dot_f32_f16_ref,
+            dot16: dot16_f32_f16_ref,
             axpy: axpy_f16_ref,
             swiglu: swiglu_inplace_ref,
             softmax: attn_softmax_ref,
@@ -359,6 +362,57 @@ pub fn dot_f32_f16(q: &[f32], k: &[f16]) -> f32 {
     (attn_kernels().dot)(q, k)
 }
 
+/// [`dot_f32_f16`] in the order ggml uses for a batch of two or more
+/// tokens, where the K·q product goes through llamafile's tinyBLAS (AVX-512:
+/// one accumulator of 16 lanes, fused multiply-adds, `_mm512_reduce_add_ps`).
+/// tinyBLAS needs a length that is a multiple of 16; other lengths fall back
+/// to [`dot_f32_f16`], as ggml does. Runtime-dispatched; bit-identical to
+/// [`dot16_f32_f16_ref`].
+#[inline]
+pub fn dot_f32_f16_batch(q: &[f32], k: &[f16]) -> f32 {
+    if q.len() % 16 == 0 {
+        (attn_kernels().dot16)(q, k)
+    } else {
+        dot_f32_f16(q, k)
+    }
+}
+
+/// Scalar twin of [`dot_f32_f16_batch`] (lengths that are multiples of 16).
+pub fn dot16_f32_f16_ref(q: &[f32], k: &[f16]) -> f32 {
+    assert_eq!(q.len(), k.len());
+    assert_eq!(q.len() % 16, 0);
+    let mut acc = [0f32; 16];
+    for i in (0..q.len()).step_by(16) {
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = q[i + r].mul_add(k[i + r].to_f32(), *a);
+        }
+    }
+    reduce16(&acc)
+}
+
+/// [`attn_values`] in the order ggml uses for a batch of two or more tokens
+/// (tinyBLAS, see [`dot_f32_f16_batch`]): position `p` goes to lane
+/// `p mod 16` of a single accumulator. (ggml's cache rows are padded to 256
+/// cells, so tinyBLAS always applies.)
+pub fn attn_values_batch<'a>(
+    out: &mut [f32],
+    probs: &[f32],
+    start: usize,
+    v_row: impl Fn(usize) -> &'a [f16],
+) {
+    attn_values_with(attn_kernels().vblock16, 16, out, probs, start, v_row)
+}
+
+/// Scalar twin of [`attn_values_batch`].
+pub fn attn_values_batch_ref<'a>(
+    out: &mut [f32],
+    probs: &[f32],
+    start: usize,
+    v_row: impl Fn(usize) -> &'a [f16],
+) {
+    attn_values_with(vblock16_ref, 16, out, probs, start, v_row)
+}
+
 /// `out[d] = Σ_i probs[i]·v_row(start + i)[d]`: the attention-weighted sum
 /// of the values, as ggml computes it without flash attention (a
 /// `ggml_vec_dot_f16` per output dimension over the cache positions, with
@@ -373,7 +427,7 @@ pub fn attn_values<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(attn_kernels().vblock16, out, probs, start, v_row)
+    attn_values_with(attn_kernels().vblock16, 64, out, probs, start, v_row)
 }
 
 /// Scalar twin of [`attn_values`].
@@ -383,11 +437,15 @@ pub fn attn_values_ref<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(vblock16_ref, out, probs, start, v_row)
+    attn_values_with(vblock16_ref, 64, out, probs, start, v_row)
 }
 
+/// The weighted sum with position `p` accumulated in slot `p mod modulus`
+/// (64: ggml's vec_dot_f16; 16: tinyBLAS) of 64, then [`reduce64`] (unused
+/// slots are zero and leave the sums unchanged).
 fn attn_values_with<'a>(
     block: VBlock16,
+    modulus: usize,
     out: &mut [f32],
     probs: &[f32],
     start: usize,
@@ -401,14 +459,14 @@ fn attn_values_with<'a>(
             assert_eq!(r.len(), hd, "value row length");
             r[d0..].as_ptr()
         };
-        block(&mut out[d0..d0 + 16], probs, start, &row);
+        block(&mut out[d0..d0 + 16], probs, start, modulus, &row);
     }
     // Dimensions past the last full block of 16, one at a time.
     for d in full..hd {
         let mut acc = [0f32; 64];
         for (i, &pr) in probs.iter().enumerate() {
             let p = start + i;
-            acc[p % 64] = pr.mul_add(v_row(p)[d].to_f32(), acc[p % 64]);
+            acc[p % modulus] = pr.mul_add(v_row(p)[d].to_f32(), acc[p % modulus]);
         }
         out[d] = reduce64(&acc);
     }
@@ -427,14 +485,20 @@ fn reduce64(acc: &[f32; 64]) -> f32 {
 
 /// Scalar kernel of [`attn_values`] for 16 output dimensions: `row(p)`
 /// points at the 16 values of position `p`.
-fn vblock16_ref(out: &mut [f32], probs: &[f32], start: usize, row: &dyn Fn(usize) -> *const f16) {
+fn vblock16_ref(
+    out: &mut [f32],
+    probs: &[f32],
+    start: usize,
+    modulus: usize,
+    row: &dyn Fn(usize) -> *const f16,
+) {
     let mut acc = [[0f32; 64]; 16];
     for (i, &pr) in probs.iter().enumerate() {
         let p = start + i;
         // SAFETY: `attn_values_with` checked the row holds the 16 values.
         let v = unsafe { core::slice::from_raw_parts(row(p), 16) };
         for (a, x) in acc.iter_mut().zip(v) {
-            a[p % 64] = pr.mul_add(x.to_f32(), a[p % 64]);
+            a[p % modulus] = pr.mul_add(x.to_f32(), a[p % modulus]);
         }
     }
     for (o, a) in out.iter_mut().zip(&acc) {
@@ -534,6 +598,30 @@ pub mod x86 {
             sum += (q[i] * k[i].to_f32()) as f64;
         }
         sum as f32
+    }
+
+    pub(super) fn dot16_f32_f16_avx2_safe(q: &[f32], k: &[f16]) -> f32 {
+        // SAFETY: only installed by the dispatcher after detecting avx2, fma, f16c.
+        unsafe { dot16_f32_f16_avx2(q, k) }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot16_f32_f16_avx2(q: &[f32], k: &[f16]) -> f32 {
+        assert_eq!(q.len(), k.len());
+        assert_eq!(q.len() % 16, 0);
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for i in (0..q.len()).step_by(16) {
+            // SAFETY: i + 16 <= len bounds all loads; unaligned loads.
+            unsafe {
+                let k0 = _mm256_cvtph_ps(_mm_loadu_si128(k.as_ptr().add(i) as *const __m128i));
+                let k1 = _mm256_cvtph_ps(_mm_loadu_si128(k.as_ptr().add(i + 8) as *const __m128i));
+                lo = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), k0, lo);
+                hi = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i + 8)), k1, hi);
+            }
+        }
+        hsum(_mm256_add_ps(hi, lo))
     }
 
     /// [`super::reduce64`] of accumulators held as eight 8-lane halves
@@ -656,10 +744,11 @@ pub mod x86 {
         out: &mut [f32],
         probs: &[f32],
         start: usize,
+        modulus: usize,
         row: &dyn Fn(usize) -> *const f16,
     ) {
         // SAFETY: only installed by the dispatcher after detecting avx2, fma, f16c.
-        unsafe { vblock16_avx2(out, probs, start, row) }
+        unsafe { vblock16_avx2(out, probs, start, modulus, row) }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -667,15 +756,17 @@ pub mod x86 {
         out: &mut [f32],
         probs: &[f32],
         start: usize,
+        modulus: usize,
         row: &dyn Fn(usize) -> *const f16,
     ) {
         assert_eq!(out.len(), 16);
+        assert!(modulus <= 64);
         // Accumulator of residue r (= position mod 64), dims 0..8 and 8..16.
         let mut acc = [[_mm256_setzero_ps(); 2]; 64];
         for (i, &pr) in probs.iter().enumerate() {
             let p = start + i;
             let v = row(p);
-            let a = &mut acc[p % 64];
+            let a = &mut acc[p % modulus];
             let pv = _mm256_set1_ps(pr);
             // SAFETY: the caller guarantees 16 values at `v`.
             unsafe {
@@ -795,6 +886,7 @@ mod tests {
     fn variants() -> [&'static AttnKernels; 2] {
         static SCALAR: AttnKernels = AttnKernels {
             dot: dot_f32_f16_ref,
+            dot16: dot16_f32_f16_ref,
             axpy: axpy_f16_ref,
             swiglu: swiglu_inplace_ref,
             softmax: attn_softmax_ref,
@@ -876,6 +968,12 @@ mod tests {
                 .collect();
             let (a, b) = ((scalar.dot)(&q, &k), (simd.dot)(&q, &k));
             assert_eq!(a.to_bits(), b.to_bits(), "dot n={n}");
+            if n % 16 == 0 {
+                let (c, d) = ((scalar.dot16)(&q, &k), (simd.dot16)(&q, &k));
+                assert_eq!(c.to_bits(), d.to_bits(), "dot16 n={n}");
+                assert_eq!(d.to_bits(), dot_f32_f16_batch(&q, &k).to_bits());
+                assert!((c - a).abs() <= 1e-5 * n as f32, "dot16 n={n}");
+            }
             let exact: f64 = q
                 .iter()
                 .zip(&k)
@@ -929,6 +1027,14 @@ mod tests {
                 attn_values_ref(&mut o1, &probs, start, row);
                 attn_values(&mut o2, &probs, start, row);
                 assert_eq!(o1, o2, "hd={hd} start={start} n={n_pos}");
+                let mut o3 = vec![f32::NAN; hd];
+                let mut o4 = vec![f32::NAN; hd];
+                attn_values_batch_ref(&mut o3, &probs, start, row);
+                attn_values_batch(&mut o4, &probs, start, row);
+                assert_eq!(o3, o4, "batch hd={hd} start={start} n={n_pos}");
+                for (a, b) in o1.iter().zip(&o3) {
+                    assert!((a - b).abs() <= 1e-5, "batch hd={hd}: {a} vs {b}");
+                }
                 for (d, &o) in o1.iter().enumerate() {
                     let want: f64 = (0..n_pos)
                         .map(|i| probs[i] as f64 * row(start + i)[d].to_f32() as f64)

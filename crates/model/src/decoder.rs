@@ -321,6 +321,13 @@ impl Model {
             } else {
                 (1.0, self.spec.attn_scale)
             };
+            // ggml sums single-token attention and batched attention
+            // (llamafile's tinyBLAS) in different orders; follow it.
+            let dot = if n > 1 {
+                ops::dot_f32_f16_batch
+            } else {
+                ops::dot_f32_f16
+            };
             let n_ctx = st.n_ctx;
             let scores = SyncPtr::new(&mut st.scores);
             let att = SyncPtr::new(&mut st.att[..n * qd]);
@@ -351,7 +358,7 @@ impl Model {
                             let pos = c.pos0 + tt;
                             if pos >= start {
                                 let krow = &c.k[tt * kvd + g * hd..tt * kvd + (g + 1) * hd];
-                                sc[pos - start] = ops::dot_f32_f16(q, krow) * kq_scale;
+                                sc[pos - start] = dot(q, krow) * kq_scale;
                             }
                         }
                     }
@@ -362,9 +369,12 @@ impl Model {
                     }
                     // SAFETY: output (t, h) belongs to this job only.
                     let out = unsafe { att.slice(t * qd + h * hd, hd) };
-                    ops::attn_values(out, sc, start, |pos| {
-                        &kv_ro.v(il, pos)[g * hd..(g + 1) * hd]
-                    });
+                    let v_row = |pos| &kv_ro.v(il, pos)[g * hd..(g + 1) * hd];
+                    if n > 1 {
+                        ops::attn_values_batch(out, sc, start, v_row);
+                    } else {
+                        ops::attn_values(out, sc, start, v_row);
+                    }
                 }
             });
         }

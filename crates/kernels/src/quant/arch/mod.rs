@@ -33,9 +33,9 @@ pub(crate) fn simd_level() -> &'static str {
     }
 }
 
-/// The fastest Q4_K dot product in repacked (`q4_K_8x8`) order on this CPU, if
-/// it has a SIMD one.
-pub(crate) fn q4_k_interleaved_dot() -> Option<super::VecDotFn> {
+/// The fastest Q4_K dot products in repacked (`q4_K_8x8`) GEMV and GEMM order
+/// on this CPU, if it has SIMD ones.
+pub(crate) fn q4_k_interleaved_dot() -> Option<[super::VecDotFn; 2]> {
     #[cfg(target_arch = "x86_64")]
     {
         x86_64::q4_k_interleaved_dot()
