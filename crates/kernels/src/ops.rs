@@ -370,7 +370,7 @@ pub fn dot_f32_f16(q: &[f32], k: &[f16]) -> f32 {
 /// [`dot16_f32_f16_ref`].
 #[inline]
 pub fn dot_f32_f16_batch(q: &[f32], k: &[f16]) -> f32 {
-    if q.len() % 16 == 0 {
+    if q.len().is_multiple_of(16) {
         (attn_kernels().dot16)(q, k)
     } else {
         dot_f32_f16(q, k)
@@ -462,13 +462,13 @@ fn attn_values_with<'a>(
         block(&mut out[d0..d0 + 16], probs, start, modulus, &row);
     }
     // Dimensions past the last full block of 16, one at a time.
-    for d in full..hd {
+    for (d, o) in out.iter_mut().enumerate().skip(full) {
         let mut acc = [0f32; 64];
         for (i, &pr) in probs.iter().enumerate() {
             let p = start + i;
             acc[p % modulus] = pr.mul_add(v_row(p)[d].to_f32(), acc[p % modulus]);
         }
-        out[d] = reduce64(&acc);
+        *o = reduce64(&acc);
     }
 }
 
@@ -778,6 +778,7 @@ pub mod x86 {
         }
         // Per dimension: t_l = (S_l + S_32+l) + (S_16+l + S_48+l), then the
         // 16-lane reduction over l, all dimensions at once.
+        #[allow(clippy::needless_range_loop)] // h indexes both halves of acc and out
         for h in 0..2 {
             let mut t = [_mm256_setzero_ps(); 16];
             for (l, tl) in t.iter_mut().enumerate() {

@@ -289,7 +289,7 @@ pub fn kernel_variants(ty: QuantType) -> Vec<Kernels> {
 /// [`vec_dot_q4_k_interleaved_gemm`]). Everything else uses [`kernels`].
 pub fn kernels_for(ty: QuantType, n_rows: usize) -> &'static Kernels {
     static Q4K_INTERLEAVED: OnceLock<Kernels> = OnceLock::new();
-    if ty == QuantType::Q4_K && n_rows % 8 == 0 {
+    if ty == QuantType::Q4_K && n_rows.is_multiple_of(8) {
         return Q4K_INTERLEAVED.get_or_init(|| {
             let mut k = *kernels(ty);
             k.vec_dot = q4_k_interleaved_dots()[0];
