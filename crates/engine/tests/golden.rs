@@ -48,11 +48,15 @@ struct TopLogits {
 
 /// A divergence from the reference is tolerated only right after a step
 /// where its top-2 logits were this close (a near tie that rounding flips).
-const NEAR_TIE: f32 = 0.3;
+/// Single-token steps and prompts of fewer than 8 tokens are bit-identical to
+/// llama.cpp's; longer prompts still go through ggml kernels whose summation
+/// order we do not reproduce yet (the tiled Q6_K GEMM), and the largest gap
+/// at a divergence this leaves is 0.252 (Gemma3).
+const NEAR_TIE: f32 = 0.26;
 /// Largest difference allowed between our logit and the reference's for the
-/// reference's top-20 tokens (different but equivalent float summation
-/// orders, f16 rounding in the KV cache).
-const LOGIT_TOL: f32 = 0.6;
+/// reference's top-20 tokens (0 for prompts of fewer than 8 tokens; up to
+/// 0.545 for Gemma3 on longer ones, see `NEAR_TIE`).
+const LOGIT_TOL: f32 = 0.55;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -10,7 +10,7 @@
 //! decode step pays one barrier for them instead of three.
 
 use crate::pool::{split_range, SyncPtr, ThreadPool};
-use crate::quant::{kernels, quantize_row, vec_dot_x4_with, QuantType};
+use crate::quant::{kernels_for, quantize_row, vec_dot_x4_with, QuantType};
 
 /// A row-major weight matrix view: `n_rows` rows of `n_cols` values of `ty`.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +190,7 @@ fn rows_kernel(
     // Hoisted dispatch: every weight row is `w.row_bytes()` bytes (`QMatrix::row`)
     // and every activation row `xrb` = `vec_dot_type().row_bytes(n_cols)` bytes
     // (checked by the caller), which is all the kernels need.
-    let k = kernels(w.ty);
+    let k = kernels_for(w.ty, n_rows);
     debug_assert_eq!(xrb, w.ty.vec_dot_type().row_bytes(n_cols));
     let xrow = |t: usize| &xq[t * xrb..(t + 1) * xrb];
     if n_tok == 1 {
@@ -286,8 +286,22 @@ mod tests {
                             let mut xd = vec![0.0; n_cols];
                             dequantize_row(ty.vec_dot_type(), &xq[t * xrb..(t + 1) * xrb], &mut xd);
                             for r in 0..n_rows {
-                                let want =
-                                    vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
+                                // The row kernel of this matrix (Q4_K with a multiple of 8
+                                // rows sums in ggml's repacked orders: GEMM for groups
+                                // of 4 tokens, GEMV for the rest).
+                                let k = kernels_for(ty, n_rows);
+                                let y = &xq[t * xrb..(t + 1) * xrb];
+                                let want = match k.vec_dot_x4 {
+                                    Some(f) if n_tok > 1 && t < n_tok - n_tok % 4 => {
+                                        f(n_cols, w.row(r), [y, y, y, y])[0]
+                                    }
+                                    _ => (k.vec_dot)(n_cols, w.row(r), y),
+                                };
+                                if !(ty == QuantType::Q4_K && n_rows % 8 == 0) {
+                                    let usual =
+                                        vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
+                                    assert_eq!(want, usual);
+                                }
                                 assert_eq!(
                                     out[t * n_rows + r],
                                     want,

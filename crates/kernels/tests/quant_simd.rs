@@ -218,3 +218,36 @@ fn vec_dot_rejects_wrong_activation_length() {
     let y = vec![0u8; QuantType::Q8_0.row_bytes(32)];
     vec_dot(ty, 64, &x, &y);
 }
+
+#[test]
+fn q4_k_interleaved_dot_simd_is_bit_identical_to_ref_and_close_to_vec_dot() {
+    use edgellm_kernels::quant::{
+        kernels_for, quantize_row, vec_dot, vec_dot_q4_k_interleaved, vec_dot_q4_k_interleaved_gemm,
+    };
+    let ty = QuantType::Q4_K;
+    assert!(std::ptr::eq(kernels_for(ty, 12), kernels(ty)));
+    for (seed, nb) in BLOCK_COUNTS.iter().enumerate() {
+        let n = nb * 256;
+        let w = quantize_ref(ty, &gaussian(&mut rng(seed as u64 + 100), n));
+        let x = gaussian(&mut rng(seed as u64 + 200), n);
+        let mut xq = vec![0u8; QuantType::Q8_K.row_bytes(n)];
+        quantize_row(QuantType::Q8_K, &x, &mut xq);
+        let want = reference::vec_dot_q4_k_interleaved_ref(n, &w, &xq);
+        let got = vec_dot_q4_k_interleaved(n, &w, &xq);
+        assert_eq!(got.to_bits(), want.to_bits(), "n={n}");
+        let want_gemm = reference::vec_dot_q4_k_interleaved_gemm_ref(n, &w, &xq);
+        let got_gemm = vec_dot_q4_k_interleaved_gemm(n, &w, &xq);
+        assert_eq!(got_gemm.to_bits(), want_gemm.to_bits(), "gemm n={n}");
+        let k = kernels_for(ty, 16);
+        assert_eq!((k.vec_dot)(n, &w, &xq).to_bits(), got.to_bits());
+        let x4 = (k.vec_dot_x4.unwrap())(n, &w, [&xq, &xq, &xq, &xq]);
+        assert!(x4.iter().all(|v| v.to_bits() == got_gemm.to_bits()));
+        assert!((got_gemm - got).abs() <= 1e-5 * (got.abs() + 1.0) * *nb as f32);
+        let usual = vec_dot(ty, n, &w, &xq);
+        let scale = reference::vec_dot_ref(ty, n, &w, &xq).abs().max(1.0);
+        assert!(
+            (got - usual).abs() <= 1e-5 * scale * *nb as f32,
+            "n={n}: {got} vs {usual}"
+        );
+    }
+}

@@ -46,6 +46,10 @@ pub struct ArchSpec {
     pub activation: Activation,
     /// Multiplier on q·k (usually 1/√head_dim).
     pub attn_scale: f32,
+    /// Apply `attn_scale` to q before the q·k products instead of to their
+    /// results (Gemma, as llama.cpp's graph does; q is rounded to f16 after
+    /// scaling, so the two orders round differently).
+    pub scale_q: bool,
     pub layers: Vec<LayerSpec>,
 }
 
@@ -410,7 +414,18 @@ impl Model {
         {
             let n_head = hp.n_head;
             let n_group = hp.n_group();
-            let scale = self.spec.attn_scale;
+            let (q_scale, kq_scale) = if self.spec.scale_q {
+                (self.spec.attn_scale, 1.0)
+            } else {
+                (1.0, self.spec.attn_scale)
+            };
+            // ggml sums single-token attention and batched attention
+            // (llamafile's tinyBLAS) in different orders; follow it.
+            let dot = if n > 1 {
+                ops::dot_f32_f16_batch
+            } else {
+                ops::dot_f32_f16
+            };
             let n_ctx = st.n_ctx;
             let scores = SyncPtr::new(&mut st.scores);
             let att = SyncPtr::new(&mut st.att[..n * qd]);
@@ -433,7 +448,7 @@ impl Model {
                         .iter_mut()
                         .zip(&q_all[t * qd + h * hd..t * qd + (h + 1) * hd])
                     {
-                        *d = f16::from_f32(s).to_f32();
+                        *d = f16::from_f32(s * q_scale).to_f32();
                     }
                     let q = &*q;
                     let sc = &mut sc_row[..p + 1 - start];
@@ -442,26 +457,22 @@ impl Model {
                             let pos = c.pos0 + tt;
                             if pos >= start {
                                 let krow = &c.k[tt * kvd + g * hd..tt * kvd + (g + 1) * hd];
-                                sc[pos - start] = ops::dot_f32_f16(q, krow) * scale;
+                                sc[pos - start] = dot(q, krow) * kq_scale;
                             }
                         }
                     }
-                    ops::softmax_inplace(sc);
+                    ops::attn_softmax(sc, start);
                     // ggml rounds the probabilities to f16 for the V product.
                     for v in sc.iter_mut() {
                         *v = f16::from_f32(*v).to_f32();
                     }
                     // SAFETY: output (t, h) belongs to this job only.
                     let out = unsafe { att.slice(t * qd + h * hd, hd) };
-                    out.fill(0.0);
-                    for c in kv_ro.chunks(il, start, p + 1) {
-                        for tt in 0..c.n_valid {
-                            let pos = c.pos0 + tt;
-                            if pos >= start {
-                                let vrow = &c.v[tt * kvd + g * hd..tt * kvd + (g + 1) * hd];
-                                ops::axpy_f16(out, sc[pos - start], vrow);
-                            }
-                        }
+                    let v_row = |pos| &kv_ro.v(il, pos)[g * hd..(g + 1) * hd];
+                    if n > 1 {
+                        ops::attn_values_batch(out, sc, start, v_row);
+                    } else {
+                        ops::attn_values(out, sc, start, v_row);
                     }
                 }
             });

@@ -281,6 +281,65 @@ pub fn kernel_variants(ty: QuantType) -> Vec<Kernels> {
     v
 }
 
+/// The kernels for a matrix of `ty` with `n_rows` rows, as llama.cpp's CPU
+/// backend evaluates it on x86-64: a Q4_K matrix whose row count is a
+/// multiple of 8 is repacked there (`q4_K_8x8`); its GEMV (`vec_dot`, single
+/// tokens and the last `n % 4` tokens of a batch) and GEMM (`vec_dot_x4`,
+/// groups of 4 tokens) sum in other orders ([`vec_dot_q4_k_interleaved`],
+/// [`vec_dot_q4_k_interleaved_gemm`]). Everything else uses [`kernels`].
+pub fn kernels_for(ty: QuantType, n_rows: usize) -> &'static Kernels {
+    static Q4K_INTERLEAVED: OnceLock<Kernels> = OnceLock::new();
+    if ty == QuantType::Q4_K && n_rows.is_multiple_of(8) {
+        return Q4K_INTERLEAVED.get_or_init(|| {
+            let mut k = *kernels(ty);
+            k.vec_dot = q4_k_interleaved_dots()[0];
+            k.vec_dot_x4 = Some(|n, x, ys| ys.map(|y| (q4_k_interleaved_dots()[1])(n, x, y)));
+            k
+        });
+    }
+    kernels(ty)
+}
+
+/// The Q4_K GEMV- and GEMM-order dot products of this CPU.
+fn q4_k_interleaved_dots() -> &'static [VecDotFn; 2] {
+    static DOTS: OnceLock<[VecDotFn; 2]> = OnceLock::new();
+    DOTS.get_or_init(|| {
+        arch::q4_k_interleaved_dot().unwrap_or([
+            reference::vec_dot_q4_k_interleaved_ref,
+            reference::vec_dot_q4_k_interleaved_gemm_ref,
+        ])
+    })
+}
+
+/// The Q4_K dot product in the order of ggml's repacked `q4_K_8x8` GEMV:
+/// per super-block the usual integer sums, then `acc += isum·(d·d8)` and
+/// `accm += summ·(dmin·d8)` (fused), `acc − accm` at the end.
+/// Runtime-dispatched; bit-identical to
+/// [`reference::vec_dot_q4_k_interleaved_ref`].
+pub fn vec_dot_q4_k_interleaved(n: usize, x: &[u8], y: &[u8]) -> f32 {
+    assert_eq!(x.len(), QuantType::Q4_K.row_bytes(n), "Q4_K weight bytes");
+    assert_eq!(
+        y.len(),
+        QuantType::Q8_K.row_bytes(n),
+        "Q8_K activation bytes"
+    );
+    (q4_k_interleaved_dots()[0])(n, x, y)
+}
+
+/// [`vec_dot_q4_k_interleaved`] in the order of the repacked GEMM (used by
+/// ggml for groups of 4 tokens): the fused accumulations happen per 64
+/// weights instead of per super-block. Runtime-dispatched; bit-identical to
+/// [`reference::vec_dot_q4_k_interleaved_gemm_ref`].
+pub fn vec_dot_q4_k_interleaved_gemm(n: usize, x: &[u8], y: &[u8]) -> f32 {
+    assert_eq!(x.len(), QuantType::Q4_K.row_bytes(n), "Q4_K weight bytes");
+    assert_eq!(
+        y.len(),
+        QuantType::Q8_K.row_bytes(n),
+        "Q8_K activation bytes"
+    );
+    (q4_k_interleaved_dots()[1])(n, x, y)
+}
+
 /// The SIMD level in use, for logs: "avx2+fma+f16c", "neon+dotprod", "neon" or "scalar".
 pub fn simd_level() -> &'static str {
     arch::simd_level()

@@ -165,3 +165,41 @@ pub fn vec_dot_q4_k_q8_k_ref(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     }
     sumf
 }
+
+/// Σ x·y in the order of ggml's repacked Q4_K GEMV (`per_64 = false`) or
+/// GEMM (`per_64 = true`) (`q4_K_8x8`, which llama.cpp uses on AVX2 CPUs for
+/// every Q4_K matrix with a multiple of 8 rows; the GEMM serves groups of 4
+/// tokens): the same integer sums as [`vec_dot_q4_k_q8_k_ref`], accumulated
+/// per super-block (GEMV) or per 64 weights (GEMM) into two f32 sums,
+/// `acc += isum·(d·d8)` and `accm += summ·(dmin·d8)` (fused), `acc − accm`
+/// at the end.
+pub fn vec_dot_q4_k_q8_k_interleaved_ref(x: &[BlockQ4K], y: &[BlockQ8K], per_64: bool) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let (mut acc, mut accm) = (0f32, 0f32);
+    for (xb, yb) in x.iter().zip(y) {
+        let (sc, m) = unpack_scale_min_k4(&xb.scales);
+        let d = f16_to_f32(xb.d) * yb.scale();
+        let dmin = f16_to_f32(xb.dmin) * yb.scale();
+        let mut isum = 0i32;
+        let mut summ = 0i32;
+        for j in 0..QK_K / 32 {
+            let mut s = 0i32;
+            for ii in 0..32 {
+                let i = 32 * j + ii;
+                s += q4k_at(&xb.qs, i) * yb.qs[i] as i32;
+            }
+            isum += sc[j] as i32 * s;
+            summ += m[j] as i32 * (yb.bsum(2 * j) as i32 + yb.bsum(2 * j + 1) as i32);
+            if per_64 && j % 2 == 1 {
+                acc = (isum as f32).mul_add(d, acc);
+                accm = (summ as f32).mul_add(dmin, accm);
+                (isum, summ) = (0, 0);
+            }
+        }
+        if !per_64 {
+            acc = (isum as f32).mul_add(d, acc);
+            accm = (summ as f32).mul_add(dmin, accm);
+        }
+    }
+    acc - accm
+}

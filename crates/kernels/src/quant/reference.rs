@@ -169,3 +169,15 @@ pub use super::q8::{
     quantize_row_q8_1_weights_ref, quantize_row_q8_k_ref, vec_dot_q8_0_q8_0_ref,
     vec_dot_q8_1_q8_1_ref, vec_dot_q8_k_q8_k_ref,
 };
+
+/// Scalar Q4_K dot product in repacked (`q4_K_8x8`) GEMV order, with the
+/// [`super::vec_dot`] signature.
+pub fn vec_dot_q4_k_interleaved_ref(_n: usize, x: &[u8], y: &[u8]) -> f32 {
+    q4_k::vec_dot_q4_k_q8_k_interleaved_ref(as_blocks(x), as_blocks(y), false)
+}
+
+/// Scalar Q4_K dot product in repacked (`q4_K_8x8`) GEMM order, with the
+/// [`super::vec_dot`] signature.
+pub fn vec_dot_q4_k_interleaved_gemm_ref(_n: usize, x: &[u8], y: &[u8]) -> f32 {
+    q4_k::vec_dot_q4_k_q8_k_interleaved_ref(as_blocks(x), as_blocks(y), true)
+}

@@ -45,6 +45,7 @@ pub fn build(b: &Binder<'_>, hp: &HParams) -> Result<(ArchSpec, Parts), ModelErr
         embed_scale: Some((hp.n_embd as f32).sqrt()),
         activation: Activation::Gelu,
         attn_scale,
+        scale_q: true,
         layers,
     };
     let mut parts = bind_common(b, hp, false)?;

@@ -14,6 +14,7 @@ pub fn build(b: &Binder<'_>, hp: &HParams) -> Result<(ArchSpec, Parts), ModelErr
         embed_scale: None,
         activation: Activation::Silu,
         attn_scale: 1.0 / (hp.head_dim as f32).sqrt(),
+        scale_q: false,
         layers: uniform_layers(hp),
     };
     let parts = bind_common(b, hp, true)?;

@@ -32,3 +32,16 @@ pub(crate) fn simd_level() -> &'static str {
         "scalar"
     }
 }
+
+/// The fastest Q4_K dot products in repacked (`q4_K_8x8`) GEMV and GEMM order
+/// on this CPU, if it has SIMD ones.
+pub(crate) fn q4_k_interleaved_dot() -> Option<[super::VecDotFn; 2]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::q4_k_interleaved_dot()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}

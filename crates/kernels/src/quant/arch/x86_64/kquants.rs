@@ -101,6 +101,77 @@ pub(super) fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     hsum_ps(acc) + hsum_ps128(acc_m)
 }
 
+/// [`vec_dot_q4_k_q8_k`] in the order of ggml's repacked `q4_K_8x8` kernels
+/// (see `q4_k::vec_dot_q4_k_q8_k_interleaved_ref`; bit-identical to it):
+/// one fused accumulation per super-block (GEMV, `PER_64 = false`) or per
+/// 64 weights (GEMM, `PER_64 = true`).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q4_k_q8_k_interleaved<const PER_64: bool>(
+    x: &[BlockQ4K],
+    y: &[BlockQ8K],
+) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let m4 = _mm256_set1_epi8(0x0f);
+    let (mut acc, mut accm) = (0f32, 0f32);
+    for (xb, yb) in x.iter().zip(y) {
+        let u = unpack_k4_u32(&xb.scales);
+        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+            u[3] as i32,
+            u[2] as i32,
+            u[1] as i32,
+            u[0] as i32,
+        ));
+        // Lane c: the mins term of weights 64c..64c+64.
+        let mins = mins_dot(mins_scales, &yb.bsums);
+        let sc128 = _mm256_castsi256_si128(mins_scales);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        let d = f16x(xb.d) * yb.scale();
+        let dmin = f16x(xb.dmin) * yb.scale();
+        let mut sumi = _mm256_setzero_si256();
+        let mut mins_c = [0i32; 4];
+        // SAFETY: [i32; 4] and __m128i have the same size; unaligned store.
+        unsafe { _mm_storeu_si128(mins_c.as_mut_ptr() as *mut __m128i, mins) };
+        for (j, &mc) in mins_c.iter().enumerate() {
+            let q4bits = ld256(&xb.qs[32 * j..]);
+            let q4l = _mm256_and_si256(q4bits, m4);
+            let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
+            let sl = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16));
+            let sh = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16 + 1));
+            let pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(q4l, ld256(&yb.qs[64 * j..])));
+            let ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(q4h, ld256(&yb.qs[64 * j + 32..])));
+            let p = _mm256_add_epi32(pl, ph);
+            if PER_64 {
+                let isum = hsum_epi32_128(_mm_add_epi32(
+                    _mm256_castsi256_si128(p),
+                    _mm256_extracti128_si256::<1>(p),
+                ));
+                acc = (isum as f32).mul_add(d, acc);
+                accm = (mc as f32).mul_add(dmin, accm);
+            } else {
+                sumi = _mm256_add_epi32(sumi, p);
+            }
+        }
+        if !PER_64 {
+            let isum = hsum_epi32_128(_mm_add_epi32(
+                _mm256_castsi256_si128(sumi),
+                _mm256_extracti128_si256::<1>(sumi),
+            ));
+            acc = (isum as f32).mul_add(d, acc);
+            accm = (hsum_epi32_128(mins) as f32).mul_add(dmin, accm);
+        }
+    }
+    acc - accm
+}
+
+/// Sum of four i32 lanes (exact, wrapping like the vector adds).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum_epi32_128(v: __m128i) -> i32 {
+    let s = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len());

@@ -30,6 +30,14 @@ pub(crate) fn simd_level() -> &'static str {
     }
 }
 
+/// The AVX2 Q4_K dot products in repacked (`q4_K_8x8`) GEMV and GEMM order, if available.
+pub(crate) fn q4_k_interleaved_dot() -> Option<[super::super::VecDotFn; 2]> {
+    has_avx2().then_some([
+        avx2::vec_dot_q4_k_interleaved as super::super::VecDotFn,
+        avx2::vec_dot_q4_k_interleaved_gemm,
+    ])
+}
+
 /// Appends the AVX2 set of `ty` (scalar entries where no AVX2 kernel exists).
 pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
     if !has_avx2() {
@@ -123,6 +131,14 @@ mod avx2 {
     entry_dot!(vec_dot_q2_k, kquants::vec_dot_q2_k_q8_k);
     entry_dot!(vec_dot_q3_k, kquants::vec_dot_q3_k_q8_k);
     entry_dot!(vec_dot_q4_k, kquants::vec_dot_q4_k_q8_k);
+    entry_dot!(
+        vec_dot_q4_k_interleaved,
+        kquants::vec_dot_q4_k_q8_k_interleaved::<false>
+    );
+    entry_dot!(
+        vec_dot_q4_k_interleaved_gemm,
+        kquants::vec_dot_q4_k_q8_k_interleaved::<true>
+    );
     entry_dot!(vec_dot_q5_k, kquants::vec_dot_q5_k_q8_k);
     entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k);
 
