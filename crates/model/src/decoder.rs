@@ -275,6 +275,13 @@ impl Model {
         let hp = &self.hp;
         let n = items.len();
         let d = hp.n_embd;
+        // Tokens each item's sequence has in this batch.
+        st.seq_tokens.clear();
+        st.seq_tokens.extend(
+            items
+                .iter()
+                .map(|it| items.iter().filter(|o| o.seq == it.seq).count() as u32),
+        );
 
         // Embedding lookup: x[t] = E[token[t]] (· embed_scale).
         let erb = self.tok_embd.ty.row_bytes(d);
@@ -420,12 +427,10 @@ impl Model {
                 (1.0, self.spec.attn_scale)
             };
             // ggml sums single-token attention and batched attention
-            // (llamafile's tinyBLAS) in different orders; follow it.
-            let dot = if n > 1 {
-                ops::dot_f32_f16_batch
-            } else {
-                ops::dot_f32_f16
-            };
+            // (llamafile's tinyBLAS) in different orders; follow it, per
+            // sequence: a decode token batched with other sequences keeps
+            // the single-token order it would have alone.
+            let seq_tokens = &st.seq_tokens[..n];
             let n_ctx = st.n_ctx;
             let scores = SyncPtr::new(&mut st.scores);
             let att = SyncPtr::new(&mut st.att[..n * qd]);
@@ -451,6 +456,12 @@ impl Model {
                         *d = f16::from_f32(s * q_scale).to_f32();
                     }
                     let q = &*q;
+                    let batched = seq_tokens[t] > 1;
+                    let dot = if batched {
+                        ops::dot_f32_f16_batch
+                    } else {
+                        ops::dot_f32_f16
+                    };
                     let sc = &mut sc_row[..p + 1 - start];
                     for c in kv_ro.chunks(il, start, p + 1) {
                         for tt in 0..c.n_valid {
@@ -469,7 +480,7 @@ impl Model {
                     // SAFETY: output (t, h) belongs to this job only.
                     let out = unsafe { att.slice(t * qd + h * hd, hd) };
                     let v_row = |pos| &kv_ro.v(il, pos)[g * hd..(g + 1) * hd];
-                    if n > 1 {
+                    if batched {
                         ops::attn_values_batch(out, sc, start, v_row);
                     } else {
                         ops::attn_values(out, sc, start, v_row);
