@@ -385,6 +385,7 @@ fn engine_loop(
                     seq: i,
                     pos: caches[i].len(),
                     logits: true,
+                    prefill: false,
                 });
                 rows.push(i);
                 n_decode += 1;
@@ -417,6 +418,7 @@ fn engine_loop(
                     seq: i,
                     pos: pos0 + k,
                     logits: last,
+                    prefill: true,
                 });
                 if last {
                     rows.push(i);

@@ -99,6 +99,11 @@ pub struct BatchToken {
     pub pos: usize,
     /// Whether this token's next-token logits are wanted.
     pub logits: bool,
+    /// Part of a prompt being read (attention sums in ggml's batched order)
+    /// rather than a generated token being decoded (its single-token order).
+    /// Deciding per token, not per batch, keeps a sequence's numbers the same
+    /// however it is chunked or batched with others.
+    pub prefill: bool,
 }
 
 /// Which positions of a batch need logits.
@@ -174,6 +179,7 @@ impl Model {
                         seq: 0,
                         pos: pos0 + i,
                         logits: logits == Logits::All || (is_last_batch && i == n - 1),
+                        prefill: tokens.len() > 1,
                     }),
             );
             let dst0 = if logits == Logits::All { done } else { 0 };
@@ -275,13 +281,6 @@ impl Model {
         let hp = &self.hp;
         let n = items.len();
         let d = hp.n_embd;
-        // Tokens each item's sequence has in this batch.
-        st.seq_tokens.clear();
-        st.seq_tokens.extend(
-            items
-                .iter()
-                .map(|it| items.iter().filter(|o| o.seq == it.seq).count() as u32),
-        );
 
         // Embedding lookup: x[t] = E[token[t]] (· embed_scale).
         let erb = self.tok_embd.ty.row_bytes(d);
@@ -428,9 +427,7 @@ impl Model {
             };
             // ggml sums single-token attention and batched attention
             // (llamafile's tinyBLAS) in different orders; follow it, per
-            // sequence: a decode token batched with other sequences keeps
-            // the single-token order it would have alone.
-            let seq_tokens = &st.seq_tokens[..n];
+            // token (see `BatchToken::prefill`).
             let n_ctx = st.n_ctx;
             let scores = SyncPtr::new(&mut st.scores);
             let att = SyncPtr::new(&mut st.att[..n * qd]);
@@ -456,7 +453,7 @@ impl Model {
                         *d = f16::from_f32(s * q_scale).to_f32();
                     }
                     let q = &*q;
-                    let batched = seq_tokens[t] > 1;
+                    let batched = items[t].prefill;
                     let dot = if batched {
                         ops::dot_f32_f16_batch
                     } else {

@@ -38,8 +38,6 @@ pub struct RunState {
     pub xq: XqBuffers,
     /// (max_batch) the batch being run by [`Model::forward`]
     pub items: Vec<BatchToken>,
-    /// (max_batch) how many tokens each item's sequence has in the batch
-    pub seq_tokens: Vec<u32>,
 }
 
 impl RunState {
@@ -74,7 +72,6 @@ impl RunState {
             logits: vec![0.0; logit_rows.max(1) * hp.n_vocab],
             xq: XqBuffers::new(uses, b),
             items: Vec::with_capacity(b),
-            seq_tokens: Vec::with_capacity(b),
         }
     }
 }

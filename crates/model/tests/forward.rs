@@ -217,6 +217,7 @@ fn multi_sequence_batches_match_single_sequence_runs() {
                         seq: s,
                         pos: kv_len,
                         logits: true,
+                        prefill: true,
                     });
                     want.push((s, fed[s]));
                     fed[s] += 1;
@@ -245,6 +246,7 @@ fn multi_sequence_batches_match_single_sequence_runs() {
         seq: 0,
         pos: 3,
         logits: true,
+        prefill: true,
     }];
     let err = m.forward_multi(&pool, &mut st, &mut kvs, &bad).unwrap_err();
     assert!(err.to_string().contains("position 3"), "{err}");
