@@ -18,12 +18,15 @@
 //! [`StoreError::is_bad_request`].
 //!
 //! ```no_run
-//! use edgellm_store::{NoProgress, Resolved, Store};
+//! use edgellm_store::{NoProgress, Store};
 //! let store = Store::open_default()?;
-//! let path = match store.resolve("smollm2:135m")? {
-//!     Resolved::File(path) => path,
-//!     Resolved::Catalog { entry, .. } => store.ensure(entry, &mut NoProgress)?,
-//! };
+//! store.pull("smollm2:135m", &mut NoProgress)?;
+//! for model in store.list()? {
+//!     println!("{} {} bytes", model.name, model.size);
+//! }
+//! // The GGUF and the manifest's template, system, parameters and messages.
+//! let model = store.resolve_model("smollm2:135m")?;
+//! println!("{}", model.model_path.display());
 //! # Ok::<(), edgellm_store::StoreError>(())
 //! ```
 
