@@ -237,6 +237,31 @@ impl Store {
                 });
             }
         }
+        self.resolve_catalog_or_file(name, true)
+    }
+
+    /// Like [`resolve`](Self::resolve) but for model names only, never a file path: what a
+    /// server resolves request fields with. A name that is not `[host/][namespace/]model
+    /// [:tag]` is [`StoreError::InvalidName`] (HTTP 400).
+    pub fn resolve_name(&self, name: &str) -> Result<Resolved> {
+        let parsed = ModelName::parse(name)?;
+        if let Some(found) = self.find_manifest(&parsed)? {
+            let model = found.manifest.layer(manifest::MEDIA_MODEL).ok_or_else(|| {
+                StoreError::BadManifest {
+                    source_desc: found.path.display().to_string(),
+                    reason: "no model layer".into(),
+                }
+            })?;
+            return Ok(Resolved::Manifest {
+                name: parsed.display_short(),
+                path: found.root.join("blobs").join(model.digest()?.file_name()),
+                read_only: found.read_only,
+            });
+        }
+        self.resolve_catalog_or_file(name, false)
+    }
+
+    fn resolve_catalog_or_file(&self, name: &str, allow_files: bool) -> Result<Resolved> {
         let catalog_err = match lookup(name) {
             Ok(entry) => {
                 return Ok(Resolved::Catalog {
@@ -247,6 +272,9 @@ impl Store {
             }
             Err(err) => err,
         };
+        if !allow_files {
+            return Err(catalog_err);
+        }
         let as_path = Path::new(name);
         if !name.is_empty() && as_path.is_file() {
             return Ok(Resolved::File(as_path.to_path_buf()));

@@ -390,10 +390,15 @@ impl Store {
     }
 
     /// The model `name` with its layers, without downloading anything: a manifest in the
-    /// store or the Ollama directory, a pulled catalog model, or a GGUF path.
-    /// A catalog model not yet pulled is [`StoreError::NotPulled`].
+    /// store or the Ollama directory, or a pulled catalog model. Names only, never file paths
+    /// (see [`Store::resolve_name`]). A catalog model not yet pulled is
+    /// [`StoreError::NotPulled`].
     pub fn resolve_model(&self, name: &str) -> Result<ResolvedModel> {
-        match self.resolve(name)? {
+        self.resolved_model(self.resolve_name(name)?)
+    }
+
+    fn resolved_model(&self, resolved: Resolved) -> Result<ResolvedModel> {
+        match resolved {
             Resolved::Manifest { name, .. } => {
                 let parsed = ModelName::parse(&name)?;
                 let found = self
@@ -417,7 +422,8 @@ impl Store {
         }
     }
 
-    /// [`resolve_model`](Self::resolve_model), pulling a catalog model first when needed.
+    /// [`resolve_model`](Self::resolve_model), pulling a catalog model first when needed, and
+    /// also accepting a path to a GGUF file (as [`Store::resolve`] does): for the CLI.
     pub fn resolve_model_ensure(
         &self,
         name: &str,
@@ -426,7 +432,7 @@ impl Store {
         if let Resolved::Catalog { entry, .. } = self.resolve(name)? {
             self.ensure_catalog(entry, progress)?;
         }
-        self.resolve_model(name)
+        self.resolved_model(self.resolve(name)?)
     }
 
     /// Pull a catalog entry if needed and make sure it has a manifest.
@@ -588,7 +594,7 @@ impl Store {
 
     /// The manifest of `name`, writing one for a pulled catalog model that lacks it.
     fn manifest_or_catalog(&self, name: &str) -> Result<Found> {
-        match self.resolve(name)? {
+        match self.resolve_name(name)? {
             Resolved::Manifest { name, .. } => {
                 let parsed = ModelName::parse(&name)?;
                 self.find_manifest(&parsed)?.ok_or_else(|| not_found(&name))
@@ -812,7 +818,7 @@ impl Store {
     }
 
     fn manifest_or_catalog_ensure(&self, name: &str, progress: &mut dyn Progress) -> Result<Found> {
-        if let Resolved::Catalog { entry, .. } = self.resolve(name)? {
+        if let Resolved::Catalog { entry, .. } = self.resolve_name(name)? {
             self.ensure_catalog(entry, progress)?;
         }
         self.manifest_or_catalog(name)

@@ -373,6 +373,10 @@ fn names_and_digests_cannot_escape_the_store() {
         assert!(err.is_bad_request(), "pull {bad}: {err}");
         let err = store.delete(bad).unwrap_err();
         assert!(err.is_bad_request(), "delete {bad}: {err}");
+        let err = store.show(bad, false).unwrap_err();
+        assert!(err.is_bad_request(), "show {bad}: {err}");
+        let err = store.resolve_model(bad).unwrap_err();
+        assert!(err.is_bad_request(), "resolve_model {bad}: {err}");
         let err = store.copy("tiny", bad).unwrap_err();
         assert!(
             err.is_bad_request() || err.is_not_found(),

@@ -1,6 +1,11 @@
 pub mod bench;
 pub mod charrnn;
+pub mod cp;
+pub mod create;
 pub mod inspect;
+pub mod list;
 pub mod pull;
+pub mod rm;
 pub mod run;
+pub mod show;
 pub mod tokenize;
