@@ -305,6 +305,14 @@ pub(crate) fn check_free_space(dir_or_file: &Path, need_bytes: u64) -> Result<()
     Ok(())
 }
 
+/// `.<stem>.tmp-<pid>-<n>`: unique per process and per call, so threads of one server and
+/// several processes never share a temporary file.
+pub(crate) fn unique_tmp_name(stem: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(".{stem}.tmp-{}-{n}", std::process::id())
+}
+
 pub(crate) fn hash_prefix(path: &Path, n_bytes: u64, hasher: &mut Sha256) -> io::Result<()> {
     let mut reader = File::open(path)?.take(n_bytes);
     let mut buf = vec![0u8; CHUNK_BYTES];

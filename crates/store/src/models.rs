@@ -478,7 +478,7 @@ impl Store {
         let dir = path.parent().expect("manifest paths have parents");
         fs::create_dir_all(dir)
             .map_err(|err| StoreError::io(format!("creating {}", dir.display()), err))?;
-        let tmp = dir.join(format!(".{}.tmp-{}", name.tag, std::process::id()));
+        let tmp = dir.join(crate::download::unique_tmp_name(&name.tag));
         fs::write(&tmp, manifest.to_bytes())
             .and_then(|()| fs::File::open(&tmp)?.sync_all())
             .and_then(|()| fs::rename(&tmp, &path))

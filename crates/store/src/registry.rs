@@ -294,7 +294,7 @@ impl Store {
         let dir = path.parent().expect("manifest paths have parents");
         std::fs::create_dir_all(dir)
             .map_err(|err| StoreError::io(format!("creating {}", dir.display()), err))?;
-        let tmp = dir.join(format!(".{}.tmp-{}", name.tag, std::process::id()));
+        let tmp = dir.join(crate::download::unique_tmp_name(&name.tag));
         std::fs::write(&tmp, bytes)
             .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
             .and_then(|()| std::fs::rename(&tmp, &path))

@@ -642,3 +642,39 @@ fn catalog_model_from_the_cache_gets_a_manifest() {
 fn dirs_home() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
 }
+
+#[test]
+fn two_pulls_of_one_blob_share_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let (gguf, _) = publish_tiny(&server, "library", "tiny", "latest");
+    let blob_path = format!("/v2/library/tiny/blobs/{}", sha256(&gguf));
+    server.throttle(&blob_path, std::time::Duration::from_millis(20));
+    let pulls: Vec<_> = (0..2)
+        .map(|i| {
+            let store = store(dir.path(), &server);
+            std::thread::spawn(move || {
+                if i == 1 {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                let mut rec = Record::default();
+                let pulled = store.pull("tiny", &mut rec).unwrap();
+                (pulled, rec)
+            })
+        })
+        .collect();
+    let results: Vec<_> = pulls.into_iter().map(|t| t.join().unwrap()).collect();
+    for (pulled, _) in &results {
+        assert_eq!(std::fs::read(&pulled.model_path).unwrap(), gguf);
+    }
+    assert_eq!(server.requests_for(&blob_path), [None], "fetched once");
+    assert!(
+        results[1]
+            .1
+             .0
+            .iter()
+            .any(|l| l.contains("waiting for another pull")),
+        "{:?}",
+        results[1].1 .0
+    );
+}
