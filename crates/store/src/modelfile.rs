@@ -173,15 +173,12 @@ impl Modelfile {
         Ok(Modelfile { commands })
     }
 
-    /// The `FROM` argument and its line.
-    pub fn from(&self) -> (&str, usize) {
-        self.commands
-            .iter()
-            .find_map(|c| match &c.instruction {
-                Instruction::From(f) => Some((f.as_str(), c.line)),
-                _ => None,
-            })
-            .expect("parse requires a FROM")
+    /// The first `FROM` argument and its line.
+    pub fn from(&self) -> Option<(&str, usize)> {
+        self.commands.iter().find_map(|c| match &c.instruction {
+            Instruction::From(f) => Some((f.as_str(), c.line)),
+            _ => None,
+        })
     }
 }
 
@@ -282,7 +279,7 @@ MESSAGE assistant """yes,
 it is"""
 "#;
         let mf = Modelfile::parse(text).unwrap();
-        assert_eq!(mf.from(), ("smollm2:135m", 2));
+        assert_eq!(mf.from(), Some(("smollm2:135m", 2)));
         let got: Vec<(usize, Instruction)> = mf
             .commands
             .into_iter()

@@ -666,9 +666,9 @@ impl Store {
         Ok(Layer::new(MEDIA_MODEL, &digest, meta.len()))
     }
 
-    /// `create` / `POST /api/create`: build `name` from a Modelfile. `FROM` (and `ADAPTER`)
-    /// paths are relative to `base_dir`. Statuses: `parsing modelfile`, `using existing layer`
-    /// / `creating new layer`, `writing manifest`, `success`.
+    /// `create`: build `name` from a Modelfile's text. `FROM` (and `ADAPTER`) paths are
+    /// relative to `base_dir`. Statuses: `parsing modelfile`, `using existing layer` /
+    /// `creating new layer`, `writing manifest`, `success`.
     pub fn create(
         &self,
         name: &str,
@@ -676,10 +676,61 @@ impl Store {
         base_dir: &Path,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let name = ModelName::parse(name)?;
         progress.status("parsing modelfile");
         let mf = Modelfile::parse(modelfile)?;
-        let (from, from_line) = mf.from();
+        self.create_with(name, &mf, Some(base_dir), progress)
+    }
+
+    /// Build `name` from parsed (or assembled) Modelfile commands: what `POST /api/create`
+    /// calls after turning its JSON (`from`, `files`, `system`, `template`, `parameters`,
+    /// `messages`, `license`, `adapters`) into [`Instruction`]s, with `FROM @sha256:<hex>` for
+    /// uploaded blobs. With `base_dir` `None`, `FROM` and `ADAPTER` may not name local files
+    /// (a server must not read paths a client chooses). Parameter values are checked here
+    /// too. The Modelfile must have exactly one `FROM`.
+    pub fn create_with(
+        &self,
+        name: &str,
+        mf: &Modelfile,
+        base_dir: Option<&Path>,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let name = ModelName::parse(name)?;
+        let froms: Vec<(&str, usize)> = mf
+            .commands
+            .iter()
+            .filter_map(|c| match &c.instruction {
+                Instruction::From(f) => Some((f.as_str(), c.line)),
+                _ => None,
+            })
+            .collect();
+        let (from, from_line) = match froms.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(StoreError::Modelfile {
+                    line: 0,
+                    reason: "no FROM: name the model to build on".into(),
+                })
+            }
+            [_, (_, line), ..] => {
+                return Err(StoreError::Modelfile {
+                    line: *line,
+                    reason: "a second FROM".into(),
+                })
+            }
+        };
+        let local = |arg: &str, line: usize| -> Result<Option<PathBuf>> {
+            match base_dir {
+                Some(base) => Ok(as_local_path(arg, base)),
+                None if looks_like_path(arg) => Err(StoreError::Modelfile {
+                    line,
+                    reason: format!(
+                        "{arg:?}: local paths are not accepted here; upload the file as a \
+                         blob and use @sha256:<digest>"
+                    ),
+                }),
+                None => Ok(None),
+            }
+        };
         let line_err = |line: usize, err: StoreError| StoreError::Modelfile {
             line,
             reason: err.to_string(),
@@ -696,7 +747,7 @@ impl Store {
                     reason: format!("blob {digest} is not in the store; upload it first"),
                 })?;
             layers.push(Layer::new(MEDIA_MODEL, &digest, size));
-        } else if let Some(path) = as_local_path(from, base_dir) {
+        } else if let Some(path) = local(from, from_line)? {
             check_gguf(&path).map_err(|e| line_err(from_line, e))?;
             layers.push(self.register_file(&path, progress)?);
         } else {
@@ -746,7 +797,16 @@ impl Store {
                                 })?;
                         Layer::new(MEDIA_ADAPTER, &digest, size)
                     } else {
-                        let path = base_dir.join(expand_home(a));
+                        let Some(base) = base_dir else {
+                            return Err(StoreError::Modelfile {
+                                line: cmd.line,
+                                reason: format!(
+                                    "ADAPTER {a:?}: local paths are not accepted here; upload \
+                                     the file as a blob and use @sha256:<digest>"
+                                ),
+                            });
+                        };
+                        let path = base.join(expand_home(a));
                         check_gguf(&path).map_err(|e| line_err(cmd.line, e))?;
                         let mut layer = self.register_file(&path, progress)?;
                         layer.media_type = MEDIA_ADAPTER.into();
@@ -840,12 +900,16 @@ fn not_found(name: &str) -> StoreError {
 /// anything that looks like a path (which then fails with a clear "no such file").
 fn as_local_path(from: &str, base_dir: &Path) -> Option<PathBuf> {
     let path = base_dir.join(expand_home(from));
-    let looks_like_path = from.starts_with('/')
-        || from.starts_with("./")
-        || from.starts_with("../")
-        || from.starts_with('~')
-        || from.to_ascii_lowercase().ends_with(".gguf");
-    (looks_like_path || path.is_file()).then_some(path)
+    (looks_like_path(from) || path.is_file()).then_some(path)
+}
+
+fn looks_like_path(arg: &str) -> bool {
+    arg.starts_with('/')
+        || arg.starts_with("./")
+        || arg.starts_with("../")
+        || arg.starts_with('~')
+        || arg.contains('\\')
+        || arg.to_ascii_lowercase().ends_with(".gguf")
 }
 
 fn expand_home(p: &str) -> PathBuf {

@@ -678,3 +678,62 @@ fn two_pulls_of_one_blob_share_the_work() {
         results[1].1 .0
     );
 }
+
+/// What `POST /api/create` does: upload the GGUF as a blob, then build from instructions
+/// with no base directory, so client-chosen paths are refused.
+#[test]
+fn create_from_uploaded_blob_without_local_paths() {
+    use edgellm_store::modelfile::{Command, Instruction, Modelfile};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let store = store(dir.path(), &server);
+    let gguf = tiny_gguf(1024, "t");
+    let digest = sha256(&gguf);
+    assert!(!store.has_blob(&digest).unwrap());
+    store.put_blob(&digest, &mut &gguf[..]).unwrap();
+    let cmd = |instruction| Command {
+        line: 0,
+        instruction,
+    };
+    let mf = Modelfile {
+        commands: vec![
+            cmd(Instruction::From(format!("@{digest}"))),
+            cmd(Instruction::System("Hi \"\"\" there".into())),
+            cmd(Instruction::Parameter {
+                name: "num_ctx".into(),
+                value: "512".into(),
+            }),
+        ],
+    };
+    let mut rec = Record::default();
+    store.create_with("api", &mf, None, &mut rec).unwrap();
+    let m = store.resolve_model("api").unwrap();
+    assert_eq!(m.system.as_deref(), Some("Hi \"\"\" there"));
+    assert_eq!(m.params["num_ctx"], 512);
+
+    std::fs::write(dir.path().join("w.gguf"), &gguf).unwrap();
+    for (from, adapter) in [
+        (dir.path().join("w.gguf").display().to_string(), None),
+        ("./w.gguf".to_string(), None),
+        (format!("@{digest}"), Some("lora.gguf")),
+        (format!("@{digest}"), Some("lora")),
+    ] {
+        let mut commands = vec![cmd(Instruction::From(from.clone()))];
+        commands.extend(adapter.map(|a| cmd(Instruction::Adapter(a.into()))));
+        let err = store
+            .create_with("x", &Modelfile { commands }, None, &mut rec)
+            .unwrap_err();
+        assert!(err.is_bad_request(), "{from} {adapter:?}: {err}");
+        assert!(err.to_string().contains("not accepted"), "{err}");
+    }
+    let bad = Modelfile {
+        commands: vec![cmd(Instruction::Parameter {
+            name: "num_ctx".into(),
+            value: "x".into(),
+        })],
+    };
+    assert!(store
+        .create_with("x", &bad, None, &mut rec)
+        .unwrap_err()
+        .is_bad_request());
+}
