@@ -158,9 +158,9 @@ fn attempt_once(
             ));
         }
         Err(err @ ureq::Error::Status(code, _)) if code != 429 && code < 500 => {
-            return Err(Fatal(pypi::describe(&err)));
+            return Err(Fatal(pypi::describe_short(&err)));
         }
-        Err(err) => return Err(Transient(pypi::describe(&err))),
+        Err(err) => return Err(Transient(pypi::describe_short(&err))),
     };
     let resuming = have > 0 && response.status() == 206;
     if resuming {

@@ -163,7 +163,7 @@ impl Store {
             Err(ureq::Error::Status(404, _)) => {
                 return Err(fail(format!("{url}: no such model (HTTP 404)"), true))
             }
-            Err(err) => return Err(fail(format!("{url}: {}", pypi::describe(&err)), false)),
+            Err(err) => return Err(fail(format!("{url}: {}", pypi::describe_short(&err)), false)),
         };
         let mut bytes = Vec::new();
         response
