@@ -163,7 +163,12 @@ impl Store {
             Err(ureq::Error::Status(404, _)) => {
                 return Err(fail(format!("{url}: no such model (HTTP 404)"), true))
             }
-            Err(err) => return Err(fail(format!("{url}: {}", pypi::describe_short(&err)), false)),
+            Err(err) => {
+                return Err(fail(
+                    format!("{url}: {}", pypi::describe_short(&err)),
+                    false,
+                ))
+            }
         };
         let mut bytes = Vec::new();
         response
