@@ -230,6 +230,12 @@ impl Store {
                 })?;
                 let digest = model.digest()?;
                 let path = found.root.join("blobs").join(digest.file_name());
+                if !path.is_file() {
+                    return Err(StoreError::BlobMissing {
+                        name: parsed.display_short(),
+                        digest: digest.to_string(),
+                    });
+                }
                 return Ok(Resolved::Manifest {
                     name: parsed.display_short(),
                     path,
@@ -252,9 +258,17 @@ impl Store {
                     reason: "no model layer".into(),
                 }
             })?;
+            let digest = model.digest()?;
+            let path = found.root.join("blobs").join(digest.file_name());
+            if !path.is_file() {
+                return Err(StoreError::BlobMissing {
+                    name: parsed.display_short(),
+                    digest: digest.to_string(),
+                });
+            }
             return Ok(Resolved::Manifest {
                 name: parsed.display_short(),
-                path: found.root.join("blobs").join(model.digest()?.file_name()),
+                path,
                 read_only: found.read_only,
             });
         }

@@ -385,6 +385,33 @@ impl Store {
                 });
             }
         }
+        // Catalog models pulled before the store wrote manifests: their blob alone.
+        for entry in crate::catalog() {
+            let Ok(name) = ModelName::parse(entry.name) else {
+                continue;
+            };
+            if seen.contains(&name) || !self.is_present(entry) {
+                continue;
+            }
+            let modified_at = fs::metadata(self.blob_path(entry.sha256))
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            entries.push(ModelEntry {
+                name: entry.name.to_string(),
+                model: entry.name.to_string(),
+                modified_at,
+                size: entry.size_bytes,
+                digest: entry.sha256.to_string(),
+                details: ModelDetails {
+                    format: "gguf".into(),
+                    family: entry.architecture.to_string(),
+                    families: Some(vec![entry.architecture.to_string()]),
+                    quantization_level: entry.quant.to_string(),
+                    ..ModelDetails::default()
+                },
+                read_only: false,
+            });
+        }
         entries.sort_by(|a, b| b.modified_at.cmp(&a.modified_at).then(a.name.cmp(&b.name)));
         Ok(entries)
     }

@@ -737,3 +737,34 @@ fn create_from_uploaded_blob_without_local_paths() {
         .unwrap_err()
         .is_bad_request());
 }
+
+#[test]
+fn catalog_blob_without_manifest_is_listed_and_a_missing_blob_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let store = store(dir.path(), &server);
+    let entry = edgellm_store::lookup("smollm2:135m").unwrap();
+    let blob = store.blob_path(entry.sha256);
+    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    std::fs::File::create(&blob)
+        .unwrap()
+        .set_len(entry.size_bytes)
+        .unwrap();
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (
+            list[0].name.as_str(),
+            list[0].details.quantization_level.as_str()
+        ),
+        ("smollm2:135m", "Q4_1")
+    );
+
+    // A manifest whose model blob is gone: a clear error, not a load failure later.
+    let (gguf, _) = publish_tiny(&server, "library", "tiny", "latest");
+    store.pull("tiny", &mut Record::default()).unwrap();
+    std::fs::remove_file(store.blob_path(&sha256(&gguf)[7..])).unwrap();
+    let err = store.resolve("tiny").unwrap_err();
+    assert!(matches!(err, StoreError::BlobMissing { .. }), "{err}");
+    assert!(err.to_string().contains("pull the model again"), "{err}");
+}
