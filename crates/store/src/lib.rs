@@ -15,7 +15,19 @@
 //!
 //! The API is synchronous and blocking: a server calls it from a blocking thread. Errors that
 //! a server answers with 404 satisfy [`StoreError::is_not_found`]; those it answers with 400,
-//! [`StoreError::is_bad_request`].
+//! [`StoreError::is_bad_request`]. The Ollama routes map onto it as follows:
+//!
+//! | route | call |
+//! |---|---|
+//! | `POST /api/pull` | [`Store::pull`] with a [`Progress`] that streams [`Progress::status`] and [`Progress::blob_start`]/`advance` as NDJSON |
+//! | `GET /api/tags` | [`Store::list`] (`ModelEntry` serializes as Ollama's `models[]` item) |
+//! | `POST /api/show` | [`Store::show`] (names only; `verbose` keeps large metadata arrays) |
+//! | `DELETE /api/delete` | [`Store::delete`] |
+//! | `POST /api/copy` | [`Store::copy`] |
+//! | `POST /api/create` | [`Store::create_with`] with `base_dir: None` (or [`Store::create`] for a legacy `modelfile` string — only with a trusted base directory) |
+//! | `HEAD /api/blobs/:digest` | [`Store::has_blob`] |
+//! | `POST /api/blobs/:digest` | [`Store::put_blob`] |
+//! | loading a model for `/api/generate`, `/api/chat` | [`Store::resolve_model`] (names only), or [`Store::resolve_model_ensure`] to pull a catalog model on first use |
 //!
 //! ```no_run
 //! use edgellm_store::{NoProgress, Store};
