@@ -73,5 +73,5 @@ pub fn model_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
 /// messages), pulling a catalog model with progress bars on first use.
 pub fn resolve_model(name: &str) -> anyhow::Result<edgellm_store::ResolvedModel> {
     let store = edgellm_store::Store::open_default()?;
-    Ok(store.resolve_model_ensure(name, &mut Bars::default())?)
+    Ok(store.resolve_model_or_path_ensure(name, &mut Bars::default())?)
 }

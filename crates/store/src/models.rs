@@ -449,9 +449,22 @@ impl Store {
         }
     }
 
-    /// [`resolve_model`](Self::resolve_model), pulling a catalog model first when needed, and
-    /// also accepting a path to a GGUF file (as [`Store::resolve`] does): for the CLI.
+    /// [`resolve_model`](Self::resolve_model), pulling a catalog model first when needed.
+    /// Names only, never file paths.
     pub fn resolve_model_ensure(
+        &self,
+        name: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<ResolvedModel> {
+        if let Resolved::Catalog { entry, .. } = self.resolve_name(name)? {
+            self.ensure_catalog(entry, progress)?;
+        }
+        self.resolved_model(self.resolve_name(name)?)
+    }
+
+    /// [`resolve_model_ensure`](Self::resolve_model_ensure) that also accepts a path to a GGUF
+    /// file (as [`Store::resolve`] does): for command lines, where the user names the file.
+    pub fn resolve_model_or_path_ensure(
         &self,
         name: &str,
         progress: &mut dyn Progress,
