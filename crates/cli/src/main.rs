@@ -21,8 +21,19 @@ struct Cli {
 enum Command {
     /// Chat with a model, or answer one prompt.
     Run(cmd::run::RunArgs),
-    /// Download a catalog model into the store.
+    /// Download a model into the store.
     Pull(cmd::pull::PullArgs),
+    /// List the models in the store (and the Ollama directory).
+    #[command(alias = "ls")]
+    List(cmd::list::ListArgs),
+    /// Show a model's details, parameters, template, system message or license.
+    Show(cmd::show::ShowArgs),
+    /// Remove models.
+    Rm(cmd::rm::RmArgs),
+    /// Copy a model to a new name.
+    Cp(cmd::cp::CpArgs),
+    /// Create a model from a Modelfile.
+    Create(cmd::create::CreateArgs),
     /// Print the token ids of a text.
     Tokenize(cmd::tokenize::TokenizeArgs),
     /// Show a GGUF file's metadata and tensor table.
@@ -48,6 +59,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(a),
         Command::Pull(a) => cmd::pull::run(a),
+        Command::List(a) => cmd::list::run(a),
+        Command::Show(a) => cmd::show::run(a),
+        Command::Rm(a) => cmd::rm::run(a),
+        Command::Cp(a) => cmd::cp::run(a),
+        Command::Create(a) => cmd::create::run(a),
         Command::Tokenize(a) => cmd::tokenize::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Bench(a) => cmd::bench::run(a),

@@ -46,6 +46,20 @@ impl Progress for Bars {
             None => eprintln!("{msg}"),
         }
     }
+
+    fn status(&mut self, status: &str) {
+        self.message(status);
+    }
+
+    /// One bar per blob, left on screen when done.
+    fn blob_start(&mut self, digest: &str, total_bytes: u64, completed_bytes: u64) {
+        let short = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.start(
+            &format!("pulling {}", &short[..short.len().min(12)]),
+            Some(total_bytes),
+        );
+        self.advance(completed_bytes);
+    }
 }
 
 /// Resolves a model argument (catalog name or `.gguf` path) to a file,
@@ -53,4 +67,11 @@ impl Progress for Bars {
 pub fn model_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
     let store = edgellm_store::Store::open_default()?;
     Ok(store.resolve_and_ensure(name, &mut Bars::default())?)
+}
+
+/// Resolves a model argument with its manifest layers (parameters, system message,
+/// messages), pulling a catalog model with progress bars on first use.
+pub fn resolve_model(name: &str) -> anyhow::Result<edgellm_store::ResolvedModel> {
+    let store = edgellm_store::Store::open_default()?;
+    Ok(store.resolve_model_or_path_ensure(name, &mut Bars::default())?)
 }

@@ -7,9 +7,59 @@ use std::path::PathBuf;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Neither an existing file nor a catalog name.
-    #[error("unknown model {name:?}; known models: {known}")]
+    /// Not in the store, not in the Ollama directory, not a catalog name, not a file: the
+    /// "model not found" case (HTTP 404; see [`StoreError::is_not_found`]).
+    #[error("model {name:?} not found; pull it first (catalog models: {known})")]
     UnknownModel { name: String, known: String },
+
+    /// A catalog model whose blob has not been pulled yet (HTTP 404 too).
+    #[error("model {name:?} is not pulled yet; run `edgellm pull {name}`")]
+    NotPulled { name: String },
+
+    /// A model name that is not `[host/][namespace/]model[:tag]` with safe characters.
+    #[error("invalid model name {name:?}: {reason}")]
+    InvalidName { name: String, reason: String },
+
+    /// A digest that is not `sha256:` followed by 64 hex digits.
+    #[error("invalid digest {digest:?}: expected sha256: followed by 64 hex digits")]
+    InvalidDigest { digest: String },
+
+    /// A Modelfile that cannot be used; `line` is 1-based (0 when no line is to blame).
+    #[error("Modelfile line {line}: {reason}")]
+    Modelfile { line: usize, reason: String },
+
+    /// The model lives in the Ollama directory, which edgellm never modifies.
+    #[error("model {name:?} belongs to the Ollama directory {}, which edgellm only reads", dir.display())]
+    ReadOnly { name: String, dir: PathBuf },
+
+    /// A manifest (on disk or from a registry) that is not usable.
+    #[error("manifest {source_desc}: {reason}")]
+    BadManifest { source_desc: String, reason: String },
+
+    /// A blob a manifest lists is not on disk.
+    #[error("blob {digest} of model {name:?} is missing; pull the model again")]
+    BlobMissing { name: String, digest: String },
+
+    /// A GGUF file could not be read for its metadata.
+    #[error("{}: {reason}", path.display())]
+    Gguf { path: PathBuf, reason: String },
+
+    /// A registry, Hugging Face or direct-URL request failed.
+    #[error("{source_desc}: {url}: {reason}")]
+    Remote {
+        source_desc: String,
+        url: String,
+        reason: String,
+    },
+
+    /// Every pull source failed; `tried` says which and why, in order.
+    #[error("pulling {name} failed: {}", tried.join("; "))]
+    PullFailed {
+        name: String,
+        tried: Vec<String>,
+        /// Every source answered "no such model" (rather than failing to answer).
+        not_found: bool,
+    },
 
     /// A bare family name that has several tags.
     #[error("model name {name:?} is ambiguous; pick one of: {candidates}")]
@@ -77,9 +127,8 @@ pub enum StoreError {
 
     /// Not enough free space to finish the pull.
     #[error(
-        "not enough free disk space for {model} in {}: need about {need_bytes} bytes \
-         (model plus the largest wheel twice), {available_bytes} available; free some space \
-         or set EDGELLM_MODELS to a larger disk",
+        "not enough free disk space for {model} in {}: need about {need_bytes} bytes, \
+         {available_bytes} available; free some space or set EDGELLM_MODELS to a larger disk",
         path.display()
     )]
     DiskSpace {
@@ -91,6 +140,31 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The request named a model that is not there (an HTTP server answers 404).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StoreError::UnknownModel { .. }
+            | StoreError::NotPulled { .. }
+            | StoreError::NoSuchFile { .. } => true,
+            StoreError::PullFailed { not_found, .. } => *not_found,
+            _ => false,
+        }
+    }
+
+    /// The request itself is wrong: a bad name, digest, Modelfile, or an attempt to change a
+    /// read-only model (an HTTP server answers 400).
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            StoreError::InvalidName { .. }
+                | StoreError::InvalidDigest { .. }
+                | StoreError::Modelfile { .. }
+                | StoreError::ReadOnly { .. }
+                | StoreError::AmbiguousModel { .. }
+                | StoreError::ShaMismatch { .. }
+        )
+    }
+
     pub(crate) fn io(context: impl Into<String>, err: io::Error) -> Self {
         StoreError::Io {
             context: context.into(),

@@ -15,6 +15,25 @@ pub trait Progress {
     fn finish(&mut self);
     /// A note for the user, outside any phase's byte count.
     fn message(&mut self, msg: &str);
+
+    /// One of Ollama's pull and create statuses (`pulling manifest`, `verifying sha256
+    /// digest`, `writing manifest`, `success`, ...). An HTTP server streams these as
+    /// `{"status": ...}`; by default they are messages.
+    fn status(&mut self, status: &str) {
+        self.message(status);
+    }
+
+    /// A phase that moves one blob begins: `digest` is `sha256:<hex>`, `completed_bytes`
+    /// are already there (a resumed or existing blob). `advance` and `finish` follow. An HTTP
+    /// server streams `{"status": "pulling <short>", "digest", "total", "completed"}`.
+    fn blob_start(&mut self, digest: &str, total_bytes: u64, completed_bytes: u64) {
+        let short = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.start(
+            &format!("pulling {}", &short[..short.len().min(12)]),
+            Some(total_bytes),
+        );
+        self.advance(completed_bytes);
+    }
 }
 
 /// Discards all progress.

@@ -578,6 +578,7 @@ impl Assembly {
             ..
         } = self;
         progress.message(&format!("{}: verifying sha256", entry.name));
+        progress.status("verifying sha256 digest");
         let what = format!("{}: assembled GGUF", entry.name);
         let discard = |err: StoreError| {
             let _ = fs::remove_file(&path);

@@ -153,6 +153,24 @@ pub(crate) fn describe(err: &ureq::Error) -> String {
     }
 }
 
+/// Like [`describe`], but without the URL a transport error repeats (for messages that
+/// already name it).
+pub(crate) fn describe_short(err: &ureq::Error) -> String {
+    match err {
+        ureq::Error::Status(..) => describe(err),
+        ureq::Error::Transport(t) => {
+            let mut text = t.kind().to_string();
+            if let Some(msg) = t.message() {
+                text.push_str(&format!(": {msg}"));
+            }
+            if let Some(source) = std::error::Error::source(t) {
+                text.push_str(&format!(": {source}"));
+            }
+            text
+        }
+    }
+}
+
 /// Package names and versions go into URL paths; keep them to PyPI's own alphabet.
 pub(crate) fn is_safe_url_component(s: &str) -> bool {
     !s.is_empty()

@@ -1,8 +1,13 @@
 pub mod bench;
 pub mod charrnn;
+pub mod cp;
+pub mod create;
 pub mod inspect;
+pub mod list;
 pub mod ps;
 pub mod pull;
+pub mod rm;
 pub mod run;
 pub mod serve;
+pub mod show;
 pub mod tokenize;

@@ -1,26 +1,19 @@
-//! `edgellm pull`: fetch a catalog model into the store.
+//! `edgellm pull`: fetch a model into the store (catalog, Hugging Face, Ollama registry, URL).
 
 use anyhow::Result;
 use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
-    /// A catalog name, e.g. smollm2:135m.
+    /// A catalog name (smollm2:135m), an Ollama registry name (llama3.2:1b), a Hugging Face
+    /// reference (hf.co/{user}/{repo}:{quant}), or a direct https URL to a .gguf file.
     pub model: String,
 }
 
 pub fn run(a: PullArgs) -> Result<()> {
     let store = edgellm_store::Store::open_default()?;
-    let entry = edgellm_store::lookup(&a.model)?;
-    let path = if store.is_present(entry) {
-        eprintln!("{} is up to date", entry.name);
-        store.blob_path(entry.sha256)
-    } else {
-        let path = store.ensure(entry, &mut crate::progress::Bars::default())?;
-        eprintln!("success");
-        path
-    };
+    let pulled = store.pull(&a.model, &mut crate::progress::Bars::default())?;
     // The file's path on stdout, for scripts.
-    println!("{}", path.display());
+    println!("{}", pulled.model_path.display());
     Ok(())
 }

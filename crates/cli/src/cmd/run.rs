@@ -1,6 +1,6 @@
 //! `edgellm run`: one-shot answers and the chat REPL.
 
-use crate::progress::model_path;
+use crate::progress::resolve_model;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgellm_engine::{default_threads, Generation, LoadedModel, Options, Session};
@@ -57,8 +57,14 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    fn options(&self) -> Result<Options> {
+    /// The model's parameters (from its manifest) with the command line's on top.
+    fn options(&self, model_params: &[(String, String)]) -> Result<Options> {
         let mut o = Options::default();
+        for (name, value) in model_params {
+            if let Err(e) = o.set(name, value) {
+                tracing::warn!(%e, "ignoring the model's parameter");
+            }
+        }
         macro_rules! take {
             ($($f:ident),*) => {$( if let Some(v) = self.$f { o.$f = v; } )*};
         }
@@ -74,9 +80,15 @@ impl RunArgs {
             num_predict,
             num_ctx
         );
-        o.seed = self.seed;
-        o.num_thread = self.threads;
-        o.stop = self.stop.clone();
+        if self.seed.is_some() {
+            o.seed = self.seed;
+        }
+        if self.threads.is_some() {
+            o.num_thread = self.threads;
+        }
+        if !self.stop.is_empty() {
+            o.stop = self.stop.clone();
+        }
         o.validate()?;
         Ok(o)
     }
@@ -86,8 +98,12 @@ impl RunArgs {
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let opts = args.options()?;
-    let path = model_path(&args.model)?;
+    let model = resolve_model(&args.model)?;
+    let opts = args.options(&edgellm_store::params::param_pairs(&model.params))?;
+    if model.template.is_some() {
+        tracing::info!("the model's TEMPLATE layer is not applied; using the GGUF chat template");
+    }
+    let path = model.model_path.clone();
     let loaded = LoadedModel::load(&path).with_context(|| format!("loading {}", path.display()))?;
     let threads = opts.num_thread.unwrap_or_else(default_threads);
     let session = Session::new(
@@ -102,8 +118,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         loaded,
         session,
         opts,
-        system: args.system.clone(),
-        messages: Vec::new(),
+        system: args.system.clone().or(model.system.clone()),
+        messages: model
+            .messages
+            .iter()
+            .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect(),
         verbose: args.verbose,
         raw: args.raw,
         first_load: true,
@@ -357,4 +377,62 @@ fn command(chat: &mut Chat, line: &str) -> Result<bool> {
         other => bail!("unknown command '{other}'. Type /? for help"),
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store keeps its own copy of the engine's option names (it must not depend on the
+    /// engine); this is where the two lists meet.
+    #[test]
+    fn store_parameter_list_matches_engine_options() {
+        let engine: Vec<String> = match serde_json::to_value(Options::default()).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            _ => unreachable!(),
+        };
+        let store: Vec<&str> = edgellm_store::params::PARAMETERS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        for name in &engine {
+            assert!(store.contains(&name.as_str()), "store lacks {name}");
+        }
+        for (name, kind) in edgellm_store::params::PARAMETERS {
+            assert!(engine.iter().any(|e| e == name), "engine lacks {name}");
+            let sample = match kind {
+                edgellm_store::params::ParamKind::Float => "0.5",
+                edgellm_store::params::ParamKind::StringList => "</s>",
+                _ => "7",
+            };
+            Options::default().set(name, sample).unwrap();
+        }
+    }
+
+    #[test]
+    fn model_parameters_are_defaults_the_command_line_overrides() {
+        let args = RunArgs {
+            temperature: Some(0.1),
+            ..RunArgs::parse_from_model("m")
+        };
+        let params = [
+            ("temperature".to_string(), "0.7".to_string()),
+            ("top_k".to_string(), "3".to_string()),
+            ("stop".to_string(), "<|end|>".to_string()),
+        ];
+        let o = args.options(&params).unwrap();
+        assert_eq!((o.temperature, o.top_k), (0.1, 3));
+        assert_eq!(o.stop, ["<|end|>"]);
+    }
+
+    impl RunArgs {
+        fn parse_from_model(model: &str) -> RunArgs {
+            #[derive(clap::Parser)]
+            struct P {
+                #[command(flatten)]
+                a: RunArgs,
+            }
+            <P as clap::Parser>::parse_from(["x", model]).a
+        }
+    }
 }
