@@ -340,7 +340,8 @@ def test_openapi_describes_every_route(server):
     # And every route the server answers is documented.
     for path in ["/api/generate", "/api/chat", "/api/tags", "/api/show", "/api/ps", "/api/version",
                  "/api/embed", "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/embeddings",
-                 "/health", "/metrics"]:
+                 "/health", "/metrics", "/api/pull", "/api/delete", "/api/copy", "/api/create",
+                 "/api/blobs/{digest}"]:
         assert path in spec["paths"], path
 
 
@@ -397,3 +398,44 @@ def test_max_loaded_evicts_the_least_recently_used():
         assert [m.model for m in c.ps().models] == ["gemma3:270m"]
     finally:
         s.stop()
+
+
+# ------------------------------------------------------------ store routes
+
+
+def test_pull_copy_create_show_delete_and_blobs(server):
+    c = oc(server)
+    statuses = [p.status for p in c.pull(MODEL, stream=True)]
+    assert statuses[0] == "pulling manifest" and statuses[-1] == "success", statuses
+    assert c.pull(MODEL).status == "success"
+    with pytest.raises(ollama.ResponseError) as e:
+        c.pull("../../etc/passwd")
+    assert e.value.status_code == 400
+
+    c.copy(MODEL, "smol-copy:test")
+    assert "smol-copy:test" in [m.model for m in c.list().models]
+    system = "You are a pirate. Answer in pirate speak."
+    c.create(model="smol-pirate:test", from_=MODEL, system=system, parameters={"temperature": 0, "num_predict": 20})
+    s = c.show("smol-pirate:test")
+    assert "temperature" in s.parameters and system in s.modelfile
+    assert httpx.post(server.url + "/api/show", json={"model": "smol-pirate:test"}).json()["system"] == system
+    # The model's SYSTEM and PARAMETERs apply: same answer as the CLI with --system.
+    r = c.generate(model="smol-pirate:test", prompt="Hello, who are you?")
+    assert r.response.rstrip("\n") == cli_greedy("Hello, who are you?", 20, system=system)
+    for name in ["smol-copy:test", "smol-pirate:test"]:
+        c.delete(name)
+    names = [m.model for m in c.list().models]
+    assert "smol-copy:test" not in names and MODEL in names
+    with pytest.raises(ollama.ResponseError) as e:
+        c.delete("smol-copy:test")
+    assert e.value.status_code == 404
+
+    zero = "sha256:" + "0" * 64
+    assert httpx.head(server.url + f"/api/blobs/{zero}").status_code == 404
+    assert httpx.head(server.url + "/api/blobs/sha256:../../x").status_code == 400
+    data = b"hello blob"
+    import hashlib
+    good = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert httpx.post(server.url + f"/api/blobs/{zero}", content=data).status_code == 400
+    assert httpx.post(server.url + f"/api/blobs/{good}", content=data).status_code == 201
+    assert httpx.head(server.url + f"/api/blobs/{good}").status_code == 200

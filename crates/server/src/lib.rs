@@ -81,8 +81,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/version", get(ollama::version))
         .route("/api/generate", post(ollama::generate))
         .route("/api/chat", post(ollama::chat))
-        .route("/api/tags", get(ollama::tags))
-        .route("/api/show", post(ollama::show))
+        .route("/api/tags", get(catalog::tags))
+        .route("/api/show", post(catalog::show))
+        .route("/api/pull", post(catalog::pull))
+        .route("/api/delete", axum::routing::delete(catalog::delete))
+        .route("/api/copy", post(catalog::copy))
+        .route("/api/create", post(catalog::create))
+        .route(
+            "/api/blobs/{digest}",
+            axum::routing::head(catalog::blob_exists)
+                .post(catalog::blob_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/ps", get(ollama::ps))
         .route("/api/embed", post(ollama::embed))
         .route("/api/embeddings", post(ollama::embed))

@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use edgellm_engine::{LoadedModel, Runner, RunnerConfig};
-use edgellm_store::{Resolved, Store};
+use edgellm_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -96,6 +96,34 @@ pub struct Acquired {
     pub runner: Arc<Runner>,
     /// Time this request spent loading the model.
     pub load: Duration,
+    /// The manifest's defaults (parameters, system, messages).
+    pub model: ModelRef,
+}
+
+/// A model of the store, resolved.
+#[derive(Clone, Debug)]
+pub struct ModelRef {
+    /// Canonical name (`name:tag`).
+    pub name: String,
+    pub path: PathBuf,
+    /// sha256 (hex) of the manifest.
+    pub digest: String,
+    pub size: u64,
+    /// Default options from the params layer.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub system: Option<String>,
+    pub messages: Vec<edgellm_store::Message>,
+}
+
+/// A store error as HTTP: not found ⇒ 404 (Ollama's wording), bad names ⇒ 400.
+pub fn store_error(name: &str, e: edgellm_store::StoreError) -> ApiError {
+    if e.is_not_found() {
+        ApiError::model_not_found(name)
+    } else if e.is_bad_request() {
+        ApiError::bad_request(e.to_string())
+    } else {
+        ApiError::internal(e.to_string())
+    }
 }
 
 /// A model in memory.
@@ -192,48 +220,42 @@ impl Manager {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The store's canonical name and GGUF path for `name`: only models in
-    /// the store are served (never an arbitrary file path).
-    pub fn resolve(&self, name: &str) -> Result<(String, PathBuf, String, u64), ApiError> {
+    /// The store's model named `name` (never an arbitrary file path): its
+    /// GGUF and the defaults its manifest carries.
+    pub fn resolve(&self, name: &str) -> Result<ModelRef, ApiError> {
         if name.trim().is_empty() {
             return Err(ApiError::bad_field("model", "is required"));
         }
-        let canonical = if name.contains(':') {
-            name.to_string()
-        } else {
-            format!("{name}:latest")
-        };
-        let not_found = || ApiError::model_not_found(name);
-        if name.contains('/') || name.contains('\\') || name.contains("..") {
-            return Err(not_found());
-        }
-        match self.store.resolve(name) {
-            Ok(Resolved::Catalog {
-                entry,
-                path,
-                present: true,
-            }) => Ok((
-                canonical,
-                path,
-                format!("sha256:{}", entry.sha256),
-                entry.size_bytes,
-            )),
-            Ok(_) => Err(not_found()),
-            Err(edgellm_store::StoreError::UnknownModel { .. }) => Err(not_found()),
-            Err(e) => Err(ApiError::bad_request(e.to_string())),
-        }
+        let m = self
+            .store
+            .resolve_model(name)
+            .map_err(|e| store_error(name, e))?;
+        let size = std::fs::metadata(&m.model_path)
+            .map(|md| md.len())
+            .unwrap_or(0);
+        Ok(ModelRef {
+            name: m.name,
+            path: m.model_path,
+            digest: m.digest.unwrap_or_default(),
+            size,
+            params: m.params,
+            system: m.system,
+            messages: m.messages,
+        })
     }
 
     /// The runner for `name`, loading it if needed, with the model's
     /// canonical name and the time spent loading for this request.
     /// Refreshes the keep-alive.
     pub async fn acquire(&self, name: &str, keep_alive: KeepAlive) -> Result<Acquired, ApiError> {
-        let (canonical, path, digest, size) = self.resolve(name)?;
+        let model = self.resolve(name)?;
+        let canonical = model.name.clone();
         if let Some(runner) = self.touch(&canonical, keep_alive) {
             return Ok(Acquired {
                 name: canonical,
                 runner,
                 load: Duration::ZERO,
+                model,
             });
         }
         let _guard = self.load_lock.lock().await;
@@ -243,8 +265,10 @@ impl Manager {
                 name: canonical,
                 runner,
                 load: Duration::ZERO,
+                model,
             });
         }
+        let (path, digest, size) = (model.path.clone(), model.digest.clone(), model.size);
         self.make_room().await;
         self.loading.fetch_add(1, Ordering::SeqCst);
         let t0 = Instant::now();
@@ -286,6 +310,7 @@ impl Manager {
             name: canonical,
             runner,
             load,
+            model,
         })
     }
 
@@ -377,16 +402,6 @@ impl Manager {
                 kv + s.kv_bytes_used.load(Ordering::Relaxed),
             )
         })
-    }
-
-    /// Canonical name of a loaded model matching `name`, if loaded.
-    pub fn canonical_loaded(&self, name: &str) -> Option<String> {
-        let canonical = if name.contains(':') {
-            name.to_string()
-        } else {
-            format!("{name}:latest")
-        };
-        self.lock().contains_key(&canonical).then_some(canonical)
     }
 
     /// Unloads everything (server shutdown).

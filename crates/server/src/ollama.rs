@@ -108,8 +108,8 @@ async fn load_or_unload(
     chat: bool,
 ) -> Result<Response, ApiError> {
     let reason = if keep.is_zero() {
-        let (canonical, ..) = state.manager.resolve(model)?;
-        state.manager.unload(&canonical).await;
+        let m = state.manager.resolve(model)?;
+        state.manager.unload(&m.name).await;
         "unload"
     } else {
         state.manager.acquire(model, keep).await?;
@@ -152,7 +152,8 @@ async fn generate_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, A
         ));
     }
     let keep = keep_alive(&state, req.keep_alive.as_ref())?;
-    let opts = merge_options(None, req.options.as_ref())?;
+    let defaults = state.manager.resolve(&req.model)?;
+    let opts = merge_options(Some(&defaults.params), req.options.as_ref())?;
     let prompt_text = req.prompt.clone().unwrap_or_default();
     let suffix = req.suffix.clone().unwrap_or_default();
     let context = req.context.clone().unwrap_or_default();
@@ -173,13 +174,24 @@ async fn generate_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, A
     } else if let Some(t) = req.template.as_deref().filter(|t| !t.is_empty()) {
         encode(&render_go_template(
             t,
-            req.system.as_deref().unwrap_or(""),
+            req.system
+                .as_deref()
+                .or(defaults.system.as_deref())
+                .unwrap_or(""),
             &prompt_text,
         )?)?
     } else {
         let mut msgs = Vec::with_capacity(2);
-        if let Some(s) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(s) = req
+            .system
+            .as_deref()
+            .or(defaults.system.as_deref())
+            .filter(|s| !s.is_empty())
+        {
             msgs.push(ChatMessage::new("system", s));
+        }
+        for m in &defaults.messages {
+            msgs.push(ChatMessage::new(m.role.clone(), m.content.clone()));
         }
         msgs.push(ChatMessage::new("user", prompt_text.as_str()));
         let mut ids = chat_tokens(&tok, &msgs, None)?;
@@ -319,12 +331,14 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         req.top_logprobs,
     )?;
     let keep = keep_alive(&state, req.keep_alive.as_ref())?;
-    let opts = merge_options(None, req.options.as_ref())?;
+    let defaults = state.manager.resolve(&req.model)?;
+    let opts = merge_options(Some(&defaults.params), req.options.as_ref())?;
     let messages = req.messages.as_deref().unwrap_or_default();
-    let msgs = to_chat_messages(&req.model, messages)?;
-    if msgs.is_empty() {
+    let user_msgs = to_chat_messages(&req.model, messages)?;
+    if user_msgs.is_empty() {
         return load_or_unload(&state, &req.model, keep, true).await;
     }
+    let msgs = with_defaults(&defaults, user_msgs);
     let acq = state.manager.acquire(&req.model, keep).await?;
     let tok = Arc::clone(&acq.runner.loaded.tokenizer);
     let tools = req
@@ -395,6 +409,32 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     }))
 }
 
+/// The model's SYSTEM (unless the conversation has its own) and MESSAGE
+/// layers before the request's messages.
+pub(crate) fn with_defaults(
+    m: &crate::models::ModelRef,
+    msgs: Vec<ChatMessage>,
+) -> Vec<ChatMessage> {
+    let mut out = Vec::with_capacity(msgs.len() + m.messages.len() + 1);
+    let has_system = msgs.first().is_some_and(|x| x.role == "system");
+    if !has_system {
+        if let Some(s) = m.system.as_deref().filter(|s| !s.is_empty()) {
+            out.push(ChatMessage::new("system", s));
+        }
+    }
+    let mut rest = msgs.into_iter().peekable();
+    if has_system {
+        out.extend(rest.next());
+    }
+    out.extend(
+        m.messages
+            .iter()
+            .map(|x| ChatMessage::new(x.role.clone(), x.content.clone())),
+    );
+    out.extend(rest);
+    out
+}
+
 /// `{"role": "assistant", "content": …, "tool_calls": […]}`.
 fn message_json(content: &str, parse_tools: bool) -> Value {
     if !parse_tools {
@@ -411,27 +451,6 @@ fn message_json(content: &str, parse_tools: bool) -> Value {
         );
     }
     m
-}
-
-pub async fn tags(State(state): State<Arc<AppState>>) -> Response {
-    respond(crate::catalog::tags(&state).map(|v| Json(v).into_response()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShowReq {
-    #[serde(alias = "name")]
-    model: String,
-    #[serde(default)]
-    verbose: Option<bool>,
-}
-
-pub async fn show(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    respond(
-        parse_body::<ShowReq>(&body, Flavor::Ollama)
-            .and_then(|r| crate::catalog::show(&state, &r.model, r.verbose == Some(true)))
-            .map(|v| Json(v).into_response()),
-    )
 }
 
 pub async fn ps(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -472,7 +491,7 @@ pub(crate) fn embed_inner(
     flavor: Flavor,
 ) -> Result<Response, ApiError> {
     let req: EmbedReq = parse_body(body, flavor)?;
-    let mut err = match state.manager.resolve(&req.model) {
+    let mut err = match state.manager.resolve(&req.model).map(|_| ()) {
         Ok(_) => ApiError::bad_request(format!("\"{}\" does not support embeddings", req.model)),
         Err(e) => e,
     };

@@ -96,8 +96,13 @@ struct Sampling {
 }
 
 impl Sampling {
-    /// OpenAI's defaults (temperature 1, top_p 1, as Ollama's `/v1` maps them).
-    fn options(self, max_completion_tokens: Option<i64>) -> Result<Options, ApiError> {
+    /// The model's parameters, overridden by the request's; OpenAI's
+    /// defaults (temperature 1, top_p 1) where neither says.
+    fn options(
+        self,
+        max_completion_tokens: Option<i64>,
+        model_params: &Map<String, Value>,
+    ) -> Result<Options, ApiError> {
         if self.n.is_some_and(|n| n != 1) {
             return Err(unsupported("n", "more than one choice (n > 1)"));
         }
@@ -109,8 +114,17 @@ impl Sampling {
             return Err(unsupported("logprobs", "log probabilities"));
         }
         let mut m = Map::new();
-        m.insert("temperature".into(), json!(self.temperature.unwrap_or(1.0)));
-        m.insert("top_p".into(), json!(self.top_p.unwrap_or(1.0)));
+        for (k, v) in [("temperature", self.temperature), ("top_p", self.top_p)] {
+            match v {
+                Some(v) => {
+                    m.insert(k.into(), json!(v));
+                }
+                None if !model_params.contains_key(k) => {
+                    m.insert(k.into(), json!(1.0));
+                }
+                None => {}
+            }
+        }
         if let Some(p) = self.presence_penalty {
             m.insert("presence_penalty".into(), json!(p));
         }
@@ -132,7 +146,7 @@ impl Sampling {
             }
             m.insert("num_predict".into(), json!(n));
         }
-        merge_options(None, Some(&m))
+        merge_options(Some(model_params), Some(&m))
     }
 }
 
@@ -250,6 +264,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         ));
     }
     let max_completion_tokens = req.max_completion_tokens;
+    let defaults = state.manager.resolve(&req.model)?;
     let opts = Sampling {
         temperature: req.temperature,
         top_p: req.top_p,
@@ -262,7 +277,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         logprobs: req.logprobs,
         top_logprobs: req.top_logprobs,
     }
-    .options(max_completion_tokens)?;
+    .options(max_completion_tokens, &defaults.params)?;
     let mut msgs = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
         let role = match m.role.as_str() {
@@ -297,6 +312,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     }
     let keep = keep_alive(&state, None)?;
     let acq = state.manager.acquire(&req.model, keep).await?;
+    let msgs = crate::ollama::with_defaults(&acq.model, msgs);
     let tok = Arc::clone(&acq.runner.loaded.tokenizer);
     let tools = req
         .tools
@@ -497,6 +513,7 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
             return Err(unsupported("prompt", "a list of several prompts"));
         }
     };
+    let defaults = state.manager.resolve(&req.model)?;
     let opts = Sampling {
         temperature: req.temperature,
         top_p: req.top_p,
@@ -509,7 +526,7 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
         logprobs: req.logprobs,
         top_logprobs: req.top_logprobs,
     }
-    .options(None)?;
+    .options(None, &defaults.params)?;
     let keep = keep_alive(&state, None)?;
     let acq = state.manager.acquire(&req.model, keep).await?;
     let tok = Arc::clone(&acq.runner.loaded.tokenizer);
@@ -590,20 +607,26 @@ fn model_json(name: &str, modified: std::time::SystemTime) -> Value {
     json!({"id": name, "object": "model", "created": created, "owned_by": "library"})
 }
 
-pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let data: Vec<Value> = crate::catalog::present(&state)
-        .into_iter()
-        .map(|(name, _, _, modified)| model_json(&name, modified))
-        .collect();
-    Json(json!({"object": "list", "data": data}))
+pub async fn models(State(state): State<Arc<AppState>>) -> Response {
+    match crate::catalog::entries(&state).await {
+        Ok(list) => {
+            let data: Vec<Value> = list
+                .iter()
+                .map(|e| model_json(&e.name, e.modified_at))
+                .collect();
+            Json(json!({"object": "list", "data": data})).into_response()
+        }
+        Err(e) => e.openai().into_response(),
+    }
 }
 
 pub async fn model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match crate::catalog::present(&state)
-        .into_iter()
-        .find(|(name, ..)| *name == id || name.strip_suffix(":latest") == Some(id.as_str()))
-    {
-        Some((name, _, _, modified)) => Json(model_json(&name, modified)).into_response(),
+    let found = crate::catalog::entries(&state).await.ok().and_then(|list| {
+        list.into_iter()
+            .find(|e| e.name == id || e.name.strip_suffix(":latest") == Some(id.as_str()))
+    });
+    match found {
+        Some(e) => Json(model_json(&e.name, e.modified_at)).into_response(),
         None => ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("The model '{id}' does not exist"),
