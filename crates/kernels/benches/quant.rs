@@ -7,7 +7,10 @@ use edgellm_kernels::matmul::{
     activation_bytes, matmul, quantize_activations as quantize_acts, QMatrix,
 };
 use edgellm_kernels::pool::ThreadPool;
-use edgellm_kernels::quant::{kernel_variants, reference, vec_dot_x4_with, QuantType};
+use edgellm_kernels::quant::{
+    kernel_variants, kernels_for, reference, vec_dot_q4_k_interleaved_gemm, vec_dot_x4_with,
+    QuantType,
+};
 use std::time::Duration;
 
 const N: usize = 4096;
@@ -75,6 +78,18 @@ fn vec_dot_x4(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(ty.name(), "x4"), |b| {
             b.iter(|| vec_dot_x4_with(&k, N, black_box(&xq), black_box(ys)))
         });
+        if ty == QuantType::Q4_K {
+            // The repacked (`q4_K_8x8`) GEMM order of matrices with 8k rows.
+            let k = kernels_for(ty, 8);
+            g.bench_function(BenchmarkId::new(ty.name(), "4x gemm-order"), |b| {
+                b.iter(|| {
+                    black_box(ys).map(|y| vec_dot_q4_k_interleaved_gemm(N, black_box(&xq), y))
+                })
+            });
+            g.bench_function(BenchmarkId::new(ty.name(), "gemm-order x4"), |b| {
+                b.iter(|| vec_dot_x4_with(k, N, black_box(&xq), black_box(ys)))
+            });
+        }
     }
     g.finish();
 }

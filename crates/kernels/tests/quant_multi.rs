@@ -155,3 +155,80 @@ fn x4_rejects_short_activation_row() {
     let short = &ys[2][..ys[2].len() - 1];
     vec_dot_x4(ty, n, &xq, [&ys[0], &ys[1], short, &ys[3]]);
 }
+
+/// Random raw Q4_K weight bytes (every scale/min/nibble pattern, finite f16
+/// `d`/`dmin` of either sign) and four Q8_K rows with full-range int8 quants
+/// (including −128) and consistent `bsums`.
+fn raw_q4_k_operands(nb: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
+    use rand::Rng;
+    let mut r = rng(seed);
+    let f16 = |r: &mut rand::rngs::StdRng| {
+        // sign, exponent 1..=20 (finite, 2^-14 .. 2^5), any mantissa
+        let e: u16 = r.gen_range(1..=20);
+        let bits = (r.gen_range(0..2u16) << 15) | (e << 10) | r.gen_range(0..1024u16);
+        bits.to_le_bytes()
+    };
+    let mut x = vec![0u8; nb * 144];
+    for b in x.chunks_exact_mut(144) {
+        r.fill(&mut b[4..]);
+        b[0..2].copy_from_slice(&f16(&mut r));
+        b[2..4].copy_from_slice(&f16(&mut r));
+    }
+    let ys = (0..4)
+        .map(|_| {
+            let mut y = vec![0u8; nb * 292];
+            for b in y.chunks_exact_mut(292) {
+                let d: f32 = r.gen_range(1e-4..1.0);
+                b[0..4].copy_from_slice(&d.to_le_bytes());
+                r.fill(&mut b[4..260]);
+                for g in 0..16 {
+                    let s: i16 = b[4 + 16 * g..4 + 16 * g + 16]
+                        .iter()
+                        .map(|&q| q as i8 as i16)
+                        .sum();
+                    b[260 + 2 * g..262 + 2 * g].copy_from_slice(&s.to_le_bytes());
+                }
+            }
+            y
+        })
+        .collect();
+    (x, ys)
+}
+
+/// The Q4_K one-row × four-token kernel in repacked (`q4_K_8x8`) GEMM order
+/// (`kernels_for`'s `vec_dot_x4` for row counts that are multiples of 8):
+/// each result bit-identical to the scalar GEMM-order reference on that row.
+#[test]
+fn q4_k_interleaved_gemm_x4_bit_identical_to_gemm_ref() {
+    use edgellm_kernels::quant::{kernels_for, vec_dot_q4_k_interleaved_gemm_x4};
+    let ty = QuantType::Q4_K;
+    let table_x4 = kernels_for(ty, 16).vec_dot_x4.expect("Q4_K GEMM x4");
+    for (seed, nb) in [1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33]
+        .into_iter()
+        .enumerate()
+    {
+        let n = nb * 256;
+        for (kind, (xq, ys)) in [
+            ("quantized", operands(ty, n, 9000 + seed as u64)),
+            ("raw", raw_q4_k_operands(nb, 9500 + seed as u64)),
+        ] {
+            let got = vec_dot_q4_k_interleaved_gemm_x4(n, &xq, four(&ys));
+            let via_table = table_x4(n, &xq, four(&ys));
+            for t in 0..4 {
+                let want = reference::vec_dot_q4_k_interleaved_gemm_ref(n, &xq, &ys[t]);
+                assert_eq!(
+                    got[t].to_bits(),
+                    want.to_bits(),
+                    "{kind} nb={nb} t={t}: {} vs ref {}",
+                    got[t],
+                    want
+                );
+                assert_eq!(
+                    via_table[t].to_bits(),
+                    want.to_bits(),
+                    "{kind} nb={nb} t={t}"
+                );
+            }
+        }
+    }
+}

@@ -286,18 +286,25 @@ pub fn kernel_variants(ty: QuantType) -> Vec<Kernels> {
 /// multiple of 8 is repacked there (`q4_K_8x8`); its GEMV (`vec_dot`, single
 /// tokens and the last `n % 4` tokens of a batch) and GEMM (`vec_dot_x4`,
 /// groups of 4 tokens) sum in other orders ([`vec_dot_q4_k_interleaved`],
-/// [`vec_dot_q4_k_interleaved_gemm`]). Everything else uses [`kernels`].
+/// [`vec_dot_q4_k_interleaved_gemm_x4`]). Everything else uses [`kernels`].
 pub fn kernels_for(ty: QuantType, n_rows: usize) -> &'static Kernels {
     static Q4K_INTERLEAVED: OnceLock<Kernels> = OnceLock::new();
     if ty == QuantType::Q4_K && n_rows.is_multiple_of(8) {
         return Q4K_INTERLEAVED.get_or_init(|| {
             let mut k = *kernels(ty);
             k.vec_dot = q4_k_interleaved_dots()[0];
-            k.vec_dot_x4 = Some(|n, x, ys| ys.map(|y| (q4_k_interleaved_dots()[1])(n, x, y)));
+            k.vec_dot_x4 = Some(q4_k_interleaved_gemm_x4_fn());
             k
         });
     }
     kernels(ty)
+}
+
+/// The Q4_K four-token GEMM-order dot product of this CPU: a SIMD kernel
+/// that decodes each weight block once, else the single-row one per token.
+fn q4_k_interleaved_gemm_x4_fn() -> VecDotX4Fn {
+    arch::q4_k_interleaved_gemm_x4()
+        .unwrap_or(|n, x, ys| ys.map(|y| (q4_k_interleaved_dots()[1])(n, x, y)))
 }
 
 /// The Q4_K GEMV- and GEMM-order dot products of this CPU.
@@ -338,6 +345,19 @@ pub fn vec_dot_q4_k_interleaved_gemm(n: usize, x: &[u8], y: &[u8]) -> f32 {
         "Q8_K activation bytes"
     );
     (q4_k_interleaved_dots()[1])(n, x, y)
+}
+
+/// [`vec_dot_q4_k_interleaved_gemm`] of one weight row `x` with four
+/// activation rows `ys`, decoding the weights once where the CPU has a SIMD
+/// kernel. Runtime-dispatched; each result is bit-identical to
+/// [`reference::vec_dot_q4_k_interleaved_gemm_ref`] on that row.
+pub fn vec_dot_q4_k_interleaved_gemm_x4(n: usize, x: &[u8], ys: [&[u8]; 4]) -> [f32; 4] {
+    assert_eq!(x.len(), QuantType::Q4_K.row_bytes(n), "Q4_K weight bytes");
+    let yb = QuantType::Q8_K.row_bytes(n);
+    for y in ys {
+        assert_eq!(y.len(), yb, "Q8_K activation bytes");
+    }
+    (q4_k_interleaved_gemm_x4_fn())(n, x, ys)
 }
 
 /// The SIMD level in use, for logs: "avx2+fma+f16c", "neon+dotprod", "neon" or "scalar".

@@ -45,3 +45,16 @@ pub(crate) fn q4_k_interleaved_dot() -> Option<[super::VecDotFn; 2]> {
         None
     }
 }
+
+/// The fastest Q4_K one-row × four-token dot product in repacked
+/// (`q4_K_8x8`) GEMM order on this CPU, if it has a SIMD one.
+pub(crate) fn q4_k_interleaved_gemm_x4() -> Option<super::VecDotX4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::q4_k_interleaved_gemm_x4()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}

@@ -38,6 +38,12 @@ pub(crate) fn q4_k_interleaved_dot() -> Option<[super::super::VecDotFn; 2]> {
     ])
 }
 
+/// The AVX2 Q4_K multi-token dot product in repacked (`q4_K_8x8`) GEMM order
+/// (one weight row × four tokens), if available.
+pub(crate) fn q4_k_interleaved_gemm_x4() -> Option<super::super::VecDotX4Fn> {
+    has_avx2().then_some(avx2::vec_dot_x4_q4_k_interleaved_gemm as super::super::VecDotX4Fn)
+}
+
 /// Appends the AVX2 set of `ty` (scalar entries where no AVX2 kernel exists).
 pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
     if !has_avx2() {
@@ -156,6 +162,10 @@ mod avx2 {
     entry_dot_x4!(vec_dot_x4_q5_0, multi::vec_dot_q5_0_q8_0_x4);
     entry_dot_x4!(vec_dot_x4_q8_0, multi::vec_dot_q8_0_q8_0_x4);
     entry_dot_x4!(vec_dot_x4_q4_k, multi::vec_dot_q4_k_q8_k_x4);
+    entry_dot_x4!(
+        vec_dot_x4_q4_k_interleaved_gemm,
+        multi::vec_dot_q4_k_q8_k_interleaved_gemm_x4
+    );
     entry_dot_x4!(vec_dot_x4_q5_k, multi::vec_dot_q5_k_q8_k_x4);
     entry_dot_x4!(vec_dot_x4_q6_k, multi::vec_dot_q6_k_q8_k_x4);
 

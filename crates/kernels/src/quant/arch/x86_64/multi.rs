@@ -191,6 +191,76 @@ pub(super) fn vec_dot_q4_k_q8_k_x4(x: &[BlockQ4K], ys: [&[BlockQ8K]; T]) -> [f32
     out
 }
 
+/// `kquants::vec_dot_q4_k_q8_k_interleaved::<true>` (ggml's repacked
+/// `q4_K_8x8` GEMM order) over four rows: per 64 weights and token, the exact
+/// integer sums, then `acc += isum·(d·d8)` and `accm += summ·(dmin·d8)`
+/// (fused), `acc − accm` at the end. The four tokens' accumulators are the
+/// lanes of one vector, so each FMA is that token's scalar `mul_add`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn vec_dot_q4_k_q8_k_interleaved_gemm_x4(
+    x: &[BlockQ4K],
+    ys: [&[BlockQ8K]; T],
+) -> [f32; T] {
+    check_lens(x, &ys);
+    let m4 = _mm256_set1_epi8(0x0f);
+    // Lane t: token t.
+    let mut acc = _mm_setzero_ps();
+    let mut accm = _mm_setzero_ps();
+    for (i, xb) in x.iter().enumerate() {
+        let mins_scales = k4_mins_scales(&xb.scales);
+        let dy = _mm_set_ps(
+            ys[3][i].scale(),
+            ys[2][i].scale(),
+            ys[1][i].scale(),
+            ys[0][i].scale(),
+        );
+        // The same f32 products as `f16x(xb.d) * yb.scale()`, four at once.
+        let d = _mm_mul_ps(_mm_set1_ps(f16x(xb.d)), dy);
+        let dmin = _mm_mul_ps(_mm_set1_ps(f16x(xb.dmin)), dy);
+        // Lane c of m[t]: token t's mins term of weights 64c..64c+64;
+        // transposed so that lane t of mt[c] holds it.
+        let m = [0, 1, 2, 3].map(|t| mins_dot(mins_scales, &ys[t][i].bsums));
+        let lo01 = _mm_unpacklo_epi32(m[0], m[1]);
+        let lo23 = _mm_unpacklo_epi32(m[2], m[3]);
+        let hi01 = _mm_unpackhi_epi32(m[0], m[1]);
+        let hi23 = _mm_unpackhi_epi32(m[2], m[3]);
+        let mt = [
+            _mm_unpacklo_epi64(lo01, lo23),
+            _mm_unpackhi_epi64(lo01, lo23),
+            _mm_unpacklo_epi64(hi01, hi23),
+            _mm_unpackhi_epi64(hi01, hi23),
+        ];
+        // The `accm` chain does not depend on `acc`: its four steps first.
+        for mc in mt {
+            accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mc), dmin, accm);
+        }
+        let sc128 = _mm256_castsi256_si128(mins_scales);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        for j in 0..4 {
+            let q4bits = ld256(&xb.qs[32 * j..]);
+            let q4l = _mm256_and_si256(q4bits, m4);
+            let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
+            let sl = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16));
+            let sh = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16 + 1));
+            let p = [0, 1, 2, 3].map(|t| {
+                let yq = &ys[t][i].qs;
+                let pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(q4l, ld256(&yq[64 * j..])));
+                let ph =
+                    _mm256_madd_epi16(sh, _mm256_maddubs_epi16(q4h, ld256(&yq[64 * j + 32..])));
+                _mm256_add_epi32(pl, ph)
+            });
+            // Lane t: the (exact, wrapping) sum of p[t]'s eight lanes.
+            let s = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+            let isum = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), d, acc);
+        }
+    }
+    let mut out = [0f32; T];
+    // SAFETY: [f32; 4] and __m128 have the same size; unaligned store.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), _mm_sub_ps(acc, accm)) };
+    out
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn vec_dot_q5_k_q8_k_x4(x: &[BlockQ5K], ys: [&[BlockQ8K]; T]) -> [f32; T] {
     check_lens(x, &ys);
