@@ -95,6 +95,24 @@ struct Sampling {
     top_logprobs: Option<u32>,
 }
 
+/// Moves the shared sampling fields out of a request type.
+macro_rules! sampling_of {
+    ($req:ident) => {
+        Sampling {
+            temperature: $req.temperature,
+            top_p: $req.top_p,
+            presence_penalty: $req.presence_penalty,
+            frequency_penalty: $req.frequency_penalty,
+            seed: $req.seed,
+            stop: $req.stop,
+            max_tokens: $req.max_tokens,
+            n: $req.n,
+            logprobs: $req.logprobs,
+            top_logprobs: $req.top_logprobs,
+        }
+    };
+}
+
 impl Sampling {
     /// The model's parameters, overridden by the request's; OpenAI's
     /// defaults (temperature 1, top_p 1) where neither says.
@@ -265,19 +283,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     }
     let max_completion_tokens = req.max_completion_tokens;
     let defaults = state.manager.resolve(&req.model)?;
-    let opts = Sampling {
-        temperature: req.temperature,
-        top_p: req.top_p,
-        presence_penalty: req.presence_penalty,
-        frequency_penalty: req.frequency_penalty,
-        seed: req.seed,
-        stop: req.stop,
-        max_tokens: req.max_tokens,
-        n: req.n,
-        logprobs: req.logprobs,
-        top_logprobs: req.top_logprobs,
-    }
-    .options(max_completion_tokens, &defaults.params)?;
+    let opts = sampling_of!(req).options(max_completion_tokens, &defaults.params)?;
     let mut msgs = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
         let role = match m.role.as_str() {
@@ -514,19 +520,7 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
         }
     };
     let defaults = state.manager.resolve(&req.model)?;
-    let opts = Sampling {
-        temperature: req.temperature,
-        top_p: req.top_p,
-        presence_penalty: req.presence_penalty,
-        frequency_penalty: req.frequency_penalty,
-        seed: req.seed,
-        stop: req.stop,
-        max_tokens: req.max_tokens,
-        n: req.n,
-        logprobs: req.logprobs,
-        top_logprobs: req.top_logprobs,
-    }
-    .options(None, &defaults.params)?;
+    let opts = sampling_of!(req).options(None, &defaults.params)?;
     let keep = keep_alive(&state, None)?;
     let acq = state.manager.acquire(&req.model, keep).await?;
     let tok = Arc::clone(&acq.runner.loaded.tokenizer);
