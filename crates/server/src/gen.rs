@@ -110,3 +110,17 @@ pub fn ollama_format(v: Option<&Value>) -> Result<Option<OutputFormat>, ApiError
 pub fn unsupported(field: &str, what: &str) -> ApiError {
     ApiError::bad_field(field, format!("{what} is not supported by edgellm yet"))
 }
+
+/// What every finished generation does: metrics, and the model's keep-alive
+/// counted from now.
+pub fn recorder(
+    state: &Arc<AppState>,
+    canonical: String,
+    keep: KeepAlive,
+) -> impl Fn(&edgellm_engine::Completion) + Send + 'static {
+    let state = Arc::clone(state);
+    move |c| {
+        state.metrics.record_generation(&canonical, &c.stats);
+        state.manager.touch(&canonical, keep);
+    }
+}

@@ -209,13 +209,11 @@ async fn generate_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, A
     let format = crate::gen::ollama_format(req.format.as_ref())?;
     let rx = submit(&acq.runner, tokens, opts, acq.load, format.as_ref())?;
     let model = req.model.clone();
-    let canonical = acq.name.clone();
+    let record = crate::gen::recorder(&state, acq.name.clone(), keep);
 
     let finish = {
-        let state = Arc::clone(&state);
         move |c: &Completion, response: &str| -> Value {
-            state.metrics.record_generation(&canonical, &c.stats);
-            state.manager.touch(&canonical, keep);
+            record(c);
             let mut ctx = prompt_tokens.clone();
             ctx.extend(&c.tokens);
             let mut obj = Map::new();
@@ -356,15 +354,13 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     let format = crate::gen::ollama_format(req.format.as_ref())?;
     let rx = submit(&acq.runner, tokens, opts, acq.load, format.as_ref())?;
     let model = req.model.clone();
-    let canonical = acq.name.clone();
+    let record = crate::gen::recorder(&state, acq.name.clone(), keep);
     let with_tools = tools.is_some();
 
     let finish = {
-        let state = Arc::clone(&state);
         let model = model.clone();
         move |c: &Completion, content: &str| -> Value {
-            state.metrics.record_generation(&canonical, &c.stats);
-            state.manager.touch(&canonical, keep);
+            record(c);
             let mut obj = Map::new();
             obj.insert("model".into(), json!(model));
             obj.insert("created_at".into(), json!(now_rfc3339()));

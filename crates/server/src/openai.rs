@@ -338,14 +338,7 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
     let created = unix_now();
     let model = req.model.clone();
     let with_tools = tools.is_some();
-    let canonical = acq.name.clone();
-    let record = {
-        let state = Arc::clone(&state);
-        move |c: &Completion| {
-            state.metrics.record_generation(&canonical, &c.stats);
-            state.manager.touch(&canonical, keep);
-        }
-    };
+    let record = crate::gen::recorder(&state, acq.name.clone(), keep);
 
     if req.stream != Some(true) {
         let (text, c) = collect(rx).await?;
@@ -535,14 +528,7 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
     let id = new_id("cmpl");
     let created = unix_now();
     let model = req.model.clone();
-    let canonical = acq.name.clone();
-    let record = {
-        let state = Arc::clone(&state);
-        move |c: &Completion| {
-            state.metrics.record_generation(&canonical, &c.stats);
-            state.manager.touch(&canonical, keep);
-        }
-    };
+    let record = crate::gen::recorder(&state, acq.name.clone(), keep);
     if req.stream != Some(true) {
         let (text, c) = collect(rx).await?;
         record(&c);

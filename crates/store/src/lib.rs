@@ -233,29 +233,39 @@ impl Store {
     /// is reported as a missing file, not as an unknown model.
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
         if let Ok(parsed) = ModelName::parse(name) {
-            if let Some(found) = self.find_manifest(&parsed)? {
-                let model = found.manifest.layer(manifest::MEDIA_MODEL).ok_or_else(|| {
-                    StoreError::BadManifest {
-                        source_desc: found.path.display().to_string(),
-                        reason: "no model layer".into(),
-                    }
-                })?;
-                let digest = model.digest()?;
-                let path = found.root.join("blobs").join(digest.file_name());
-                if !path.is_file() {
-                    return Err(StoreError::BlobMissing {
-                        name: parsed.display_short(),
-                        digest: digest.to_string(),
-                    });
-                }
-                return Ok(Resolved::Manifest {
-                    name: parsed.display_short(),
-                    path,
-                    read_only: found.read_only,
-                });
+            if let Some(r) = self.resolve_manifest(&parsed)? {
+                return Ok(r);
             }
         }
         self.resolve_catalog_or_file(name, true)
+    }
+
+    /// The model with a manifest named `parsed` (store first, then the Ollama directory).
+    fn resolve_manifest(&self, parsed: &ModelName) -> Result<Option<Resolved>> {
+        let Some(found) = self.find_manifest(parsed)? else {
+            return Ok(None);
+        };
+        let model =
+            found
+                .manifest
+                .layer(manifest::MEDIA_MODEL)
+                .ok_or_else(|| StoreError::BadManifest {
+                    source_desc: found.path.display().to_string(),
+                    reason: "no model layer".into(),
+                })?;
+        let digest = model.digest()?;
+        let path = found.root.join("blobs").join(digest.file_name());
+        if !path.is_file() {
+            return Err(StoreError::BlobMissing {
+                name: parsed.display_short(),
+                digest: digest.to_string(),
+            });
+        }
+        Ok(Some(Resolved::Manifest {
+            name: parsed.display_short(),
+            path,
+            read_only: found.read_only,
+        }))
     }
 
     /// Like [`resolve`](Self::resolve) but for model names only, never a file path: what a
@@ -263,26 +273,8 @@ impl Store {
     /// [:tag]` is [`StoreError::InvalidName`] (HTTP 400).
     pub fn resolve_name(&self, name: &str) -> Result<Resolved> {
         let parsed = ModelName::parse(name)?;
-        if let Some(found) = self.find_manifest(&parsed)? {
-            let model = found.manifest.layer(manifest::MEDIA_MODEL).ok_or_else(|| {
-                StoreError::BadManifest {
-                    source_desc: found.path.display().to_string(),
-                    reason: "no model layer".into(),
-                }
-            })?;
-            let digest = model.digest()?;
-            let path = found.root.join("blobs").join(digest.file_name());
-            if !path.is_file() {
-                return Err(StoreError::BlobMissing {
-                    name: parsed.display_short(),
-                    digest: digest.to_string(),
-                });
-            }
-            return Ok(Resolved::Manifest {
-                name: parsed.display_short(),
-                path,
-                read_only: found.read_only,
-            });
+        if let Some(r) = self.resolve_manifest(&parsed)? {
+            return Ok(r);
         }
         self.resolve_catalog_or_file(name, false)
     }
