@@ -47,16 +47,15 @@ struct TopLogits {
 }
 
 /// A divergence from the reference is tolerated only right after a step
-/// where its top-2 logits were this close (a near tie that rounding flips).
-/// Single-token steps and prompts of fewer than 8 tokens are bit-identical to
-/// llama.cpp's; longer prompts still go through ggml kernels whose summation
-/// order we do not reproduce yet (the tiled Q6_K GEMM), and the largest gap
-/// at a divergence this leaves is 0.252 (Gemma3).
-const NEAR_TIE: f32 = 0.26;
+/// where its top-2 logits were this close (a near tie that rounding flips):
+/// the bar. On x86-64 every kernel sums in the order of the ggml
+/// kernel that llama.cpp picks for the same matrix and batch size (vec_dot,
+/// the repacked Q4_K GEMV/GEMM, the tiled Q6_K GEMM, tinyBLAS attention), so
+/// the logits are bit-identical and no divergence happens at all.
+const NEAR_TIE: f32 = 0.01;
 /// Largest difference allowed between our logit and the reference's for the
-/// reference's top-20 tokens (0 for prompts of fewer than 8 tokens; up to
-/// 0.545 for Gemma3 on longer ones, see `NEAR_TIE`).
-const LOGIT_TOL: f32 = 0.55;
+/// reference's top-20 tokens (0.0000 measured on x86-64).
+const LOGIT_TOL: f32 = 0.01;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -80,7 +80,7 @@ fn vec_dot_x4(c: &mut Criterion) {
         });
         if ty == QuantType::Q4_K {
             // The repacked (`q4_K_8x8`) GEMM order of matrices with 8k rows.
-            let k = kernels_for(ty, 8);
+            let k = kernels_for(ty, 8, 4);
             g.bench_function(BenchmarkId::new(ty.name(), "4x gemm-order"), |b| {
                 b.iter(|| {
                     black_box(ys).map(|y| vec_dot_q4_k_interleaved_gemm(N, black_box(&xq), y))

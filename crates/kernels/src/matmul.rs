@@ -190,7 +190,7 @@ fn rows_kernel(
     // Hoisted dispatch: every weight row is `w.row_bytes()` bytes (`QMatrix::row`)
     // and every activation row `xrb` = `vec_dot_type().row_bytes(n_cols)` bytes
     // (checked by the caller), which is all the kernels need.
-    let k = kernels_for(w.ty, n_rows);
+    let k = kernels_for(w.ty, n_rows, n_tok);
     debug_assert_eq!(xrb, w.ty.vec_dot_type().row_bytes(n_cols));
     let xrow = |t: usize| &xq[t * xrb..(t + 1) * xrb];
     if n_tok == 1 {
@@ -288,8 +288,9 @@ mod tests {
                             for r in 0..n_rows {
                                 // The row kernel of this matrix (Q4_K with a multiple of 8
                                 // rows sums in ggml's repacked orders: GEMM for groups
-                                // of 4 tokens, GEMV for the rest).
-                                let k = kernels_for(ty, n_rows);
+                                // of 4 tokens, GEMV for the rest; Q6_K in batches of
+                                // 8 or more in its tiled-GEMM order).
+                                let k = kernels_for(ty, n_rows, n_tok);
                                 let y = &xq[t * xrb..(t + 1) * xrb];
                                 let want = match k.vec_dot_x4 {
                                     Some(f) if n_tok > 1 && t < n_tok - n_tok % 4 => {
@@ -297,7 +298,7 @@ mod tests {
                                     }
                                     _ => (k.vec_dot)(n_cols, w.row(r), y),
                                 };
-                                if !(ty == QuantType::Q4_K && n_rows % 8 == 0) {
+                                if std::ptr::eq(k, crate::quant::kernels(ty)) {
                                     let usual =
                                         vec_dot(ty, n_cols, w.row(r), &xq[t * xrb..(t + 1) * xrb]);
                                     assert_eq!(want, usual);

@@ -202,7 +202,7 @@ fn raw_q4_k_operands(nb: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
 fn q4_k_interleaved_gemm_x4_bit_identical_to_gemm_ref() {
     use edgellm_kernels::quant::{kernels_for, vec_dot_q4_k_interleaved_gemm_x4};
     let ty = QuantType::Q4_K;
-    let table_x4 = kernels_for(ty, 16).vec_dot_x4.expect("Q4_K GEMM x4");
+    let table_x4 = kernels_for(ty, 16, 4).vec_dot_x4.expect("Q4_K GEMM x4");
     for (seed, nb) in [1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33]
         .into_iter()
         .enumerate()
@@ -228,6 +228,65 @@ fn q4_k_interleaved_gemm_x4_bit_identical_to_gemm_ref() {
                     want.to_bits(),
                     "{kind} nb={nb} t={t}"
                 );
+            }
+        }
+    }
+}
+
+/// Random raw Q6_K weight bytes (every quant/scale pattern, finite f16 `d` of
+/// either sign) with the four Q8_K rows of [`raw_q4_k_operands`].
+fn raw_q6_k_operands(nb: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
+    use rand::Rng;
+    let (_, ys) = raw_q4_k_operands(nb, seed);
+    let mut r = rng(seed + 1);
+    let mut x = vec![0u8; nb * 210];
+    for b in x.chunks_exact_mut(210) {
+        r.fill(&mut b[..208]);
+        let e: u16 = r.gen_range(1..=20);
+        let bits = (r.gen_range(0..2u16) << 15) | (e << 10) | r.gen_range(0..1024u16);
+        b[208..].copy_from_slice(&bits.to_le_bytes());
+    }
+    (x, ys)
+}
+
+/// Q6_K in ggml's tiled-GEMM order (`kernels_for` with 8 or more tokens, on
+/// x86 with AVX2): the one-token and the one-row × four-token SIMD kernels
+/// are bit-identical to the scalar tiled-order reference, and close to the
+/// usual order. Fewer than 8 tokens keep the usual kernels.
+#[test]
+fn q6_k_tiled_order_bit_identical_to_tiled_ref() {
+    use edgellm_kernels::quant::{kernels_for, TILED_MIN_BATCH};
+    let ty = QuantType::Q6_K;
+    assert!(std::ptr::eq(
+        kernels_for(ty, 16, TILED_MIN_BATCH - 1),
+        kernels(ty)
+    ));
+    let k = kernels_for(ty, 16, TILED_MIN_BATCH);
+    if std::ptr::eq(k, kernels(ty)) {
+        // No tiled path on this CPU (ggml has none there either).
+        assert!(!cfg!(target_arch = "x86_64") || kernels(ty).isa == "scalar");
+        return;
+    }
+    assert_eq!(k.isa, "avx2");
+    for (seed, nb) in BLOCK_COUNTS.into_iter().enumerate() {
+        let n = nb * 256;
+        for (kind, (xq, ys)) in [
+            ("quantized", operands(ty, n, 9100 + seed as u64)),
+            ("raw", raw_q6_k_operands(nb, 9600 + seed as u64)),
+        ] {
+            let x4 = (k.vec_dot_x4.expect("tiled x4"))(n, &xq, four(&ys));
+            for t in 0..4 {
+                let want = reference::vec_dot_q6_k_tiled_ref(n, &xq, &ys[t]);
+                let one = (k.vec_dot)(n, &xq, &ys[t]);
+                assert_eq!(one.to_bits(), want.to_bits(), "{kind} nb={nb} t={t}");
+                assert_eq!(x4[t].to_bits(), want.to_bits(), "{kind} nb={nb} t={t} x4");
+                if kind == "quantized" {
+                    let usual = vec_dot(ty, n, &xq, &ys[t]);
+                    assert!(
+                        (usual - want).abs() <= 1e-5 * (usual.abs() + 1.0) * nb as f32,
+                        "nb={nb} t={t}: tiled {want} vs usual {usual}"
+                    );
+                }
             }
         }
     }

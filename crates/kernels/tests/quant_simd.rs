@@ -225,7 +225,7 @@ fn q4_k_interleaved_dot_simd_is_bit_identical_to_ref_and_close_to_vec_dot() {
         kernels_for, quantize_row, vec_dot, vec_dot_q4_k_interleaved, vec_dot_q4_k_interleaved_gemm,
     };
     let ty = QuantType::Q4_K;
-    assert!(std::ptr::eq(kernels_for(ty, 12), kernels(ty)));
+    assert!(std::ptr::eq(kernels_for(ty, 12, 4), kernels(ty)));
     for (seed, nb) in BLOCK_COUNTS.iter().enumerate() {
         let n = nb * 256;
         let w = quantize_ref(ty, &gaussian(&mut rng(seed as u64 + 100), n));
@@ -238,7 +238,7 @@ fn q4_k_interleaved_dot_simd_is_bit_identical_to_ref_and_close_to_vec_dot() {
         let want_gemm = reference::vec_dot_q4_k_interleaved_gemm_ref(n, &w, &xq);
         let got_gemm = vec_dot_q4_k_interleaved_gemm(n, &w, &xq);
         assert_eq!(got_gemm.to_bits(), want_gemm.to_bits(), "gemm n={n}");
-        let k = kernels_for(ty, 16);
+        let k = kernels_for(ty, 16, 4);
         assert_eq!((k.vec_dot)(n, &w, &xq).to_bits(), got.to_bits());
         let x4 = (k.vec_dot_x4.unwrap())(n, &w, [&xq, &xq, &xq, &xq]);
         assert!(x4.iter().all(|v| v.to_bits() == got_gemm.to_bits()));

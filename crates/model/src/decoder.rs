@@ -295,9 +295,26 @@ impl Model {
             }
         }
 
+        let last = self.layers.len() - 1;
+        let mut n_out = n;
         for (il, layer) in self.layers.iter().enumerate() {
             self.attention_block(pool, st, kvs, items, il, layer);
-            self.ffn_block(pool, st, layer, n);
+            if il == last {
+                // After the last attention only the rows whose logits are
+                // wanted go on (as in llama.cpp, whose last-layer matrices
+                // then see that many tokens: it decides their summation
+                // order, see `kernels_for`). Their rows move to the front.
+                n_out = 0;
+                for (t, it) in items.iter().enumerate() {
+                    if it.logits {
+                        st.x.copy_within(t * d..(t + 1) * d, n_out * d);
+                        n_out += 1;
+                    }
+                }
+            }
+            if n_out > 0 {
+                self.ffn_block(pool, st, layer, n_out);
+            }
         }
         for it in items {
             let kv = &mut kvs[it.seq];
@@ -306,18 +323,14 @@ impl Model {
             }
         }
 
-        // Final norm and LM head on the rows that need logits.
-        let mut n_out = 0;
-        for (t, it) in items.iter().enumerate() {
-            if it.logits {
-                ops::rms_norm(
-                    &st.x[t * d..(t + 1) * d],
-                    &self.output_norm,
-                    hp.rms_eps,
-                    &mut st.xb[n_out * d..(n_out + 1) * d],
-                );
-                n_out += 1;
-            }
+        // Final norm and LM head on the rows that need logits (now rows 0..n_out).
+        for t in 0..n_out {
+            ops::rms_norm(
+                &st.x[t * d..(t + 1) * d],
+                &self.output_norm,
+                hp.rms_eps,
+                &mut st.xb[t * d..(t + 1) * d],
+            );
         }
         if n_out > 0 {
             let nv = hp.n_vocab;

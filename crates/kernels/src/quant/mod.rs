@@ -281,14 +281,26 @@ pub fn kernel_variants(ty: QuantType) -> Vec<Kernels> {
     v
 }
 
-/// The kernels for a matrix of `ty` with `n_rows` rows, as llama.cpp's CPU
-/// backend evaluates it on x86-64: a Q4_K matrix whose row count is a
-/// multiple of 8 is repacked there (`q4_K_8x8`); its GEMV (`vec_dot`, single
-/// tokens and the last `n % 4` tokens of a batch) and GEMM (`vec_dot_x4`,
-/// groups of 4 tokens) sum in other orders ([`vec_dot_q4_k_interleaved`],
-/// [`vec_dot_q4_k_interleaved_gemm_x4`]). Everything else uses [`kernels`].
-pub fn kernels_for(ty: QuantType, n_rows: usize) -> &'static Kernels {
+/// Batches of at least this many tokens go through ggml's tiled K-quant
+/// GEMM on x86 (`ggml_tiled_min_batch`).
+pub const TILED_MIN_BATCH: usize = 8;
+
+/// The kernels for a matrix of `ty` with `n_rows` rows multiplied with a
+/// batch of `n_tok` tokens, as llama.cpp's CPU backend evaluates it on
+/// x86-64:
+/// - a Q4_K matrix whose row count is a multiple of 8 is repacked there
+///   (`q4_K_8x8`); its GEMV (`vec_dot`, single tokens and the last `n % 4`
+///   tokens of a batch) and GEMM (`vec_dot_x4`, groups of 4 tokens) sum in
+///   other orders ([`vec_dot_q4_k_interleaved`],
+///   [`vec_dot_q4_k_interleaved_gemm_x4`]);
+/// - a Q6_K matrix times [`TILED_MIN_BATCH`] or more tokens goes through the
+///   tiled GEMM, another order
+///   ([`reference::vec_dot_q6_k_tiled_ref`]; only where ggml has that path).
+///
+/// Everything else uses [`kernels`].
+pub fn kernels_for(ty: QuantType, n_rows: usize, n_tok: usize) -> &'static Kernels {
     static Q4K_INTERLEAVED: OnceLock<Kernels> = OnceLock::new();
+    static Q6K_TILED: OnceLock<Option<Kernels>> = OnceLock::new();
     if ty == QuantType::Q4_K && n_rows.is_multiple_of(8) {
         return Q4K_INTERLEAVED.get_or_init(|| {
             let mut k = *kernels(ty);
@@ -296,6 +308,19 @@ pub fn kernels_for(ty: QuantType, n_rows: usize) -> &'static Kernels {
             k.vec_dot_x4 = Some(q4_k_interleaved_gemm_x4_fn());
             k
         });
+    }
+    if ty == QuantType::Q6_K && n_tok >= TILED_MIN_BATCH {
+        let tiled = Q6K_TILED.get_or_init(|| {
+            arch::q6_k_tiled_dots().map(|(dot, x4)| {
+                let mut k = *kernels(ty);
+                k.vec_dot = dot;
+                k.vec_dot_x4 = Some(x4);
+                k
+            })
+        });
+        if let Some(k) = tiled {
+            return k;
+        }
     }
     kernels(ty)
 }

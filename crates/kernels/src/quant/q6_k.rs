@@ -111,21 +111,40 @@ pub fn dequantize_row_q6_k_ref(x: &[BlockQ6K], y: &mut [f32]) {
     }
 }
 
+/// The exact integer part of one block's dot product: Σ_j sc_j · Σ (q − 32)·y.
+fn block_isum(xb: &BlockQ6K, yb: &BlockQ8K) -> i32 {
+    let mut isum = 0i32;
+    for j in 0..QK_K / 16 {
+        let mut s = 0i32;
+        for ii in 0..16 {
+            let i = 16 * j + ii;
+            s += (q6_at(xb, i) - 32) * yb.qs[i] as i32;
+        }
+        isum += xb.scales[j] as i32 * s;
+    }
+    isum
+}
+
 /// Σ x·y with y in Q8_K.
 pub fn vec_dot_q6_k_q8_k_ref(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len());
     let mut sumf = 0f32;
     for (xb, yb) in x.iter().zip(y) {
-        let mut isum = 0i32;
-        for j in 0..QK_K / 16 {
-            let mut s = 0i32;
-            for ii in 0..16 {
-                let i = 16 * j + ii;
-                s += (q6_at(xb, i) - 32) * yb.qs[i] as i32;
-            }
-            isum += xb.scales[j] as i32 * s;
-        }
-        sumf += yb.scale() * f16_to_f32(xb.d) * isum as f32;
+        sumf += yb.scale() * f16_to_f32(xb.d) * block_isum(xb, yb) as f32;
     }
     sumf
+}
+
+/// Σ x·y in the order of ggml's tiled K-quant GEMM (`ggml-cpu/tiled`, which
+/// ggml uses on x86 for Q6_K matrices once a batch has 8 or more tokens):
+/// per super-block the same exact integer sum, then
+/// `acc = fma(isum · d_w, d_y, acc)` (the VNNI micro-kernel's epilogue as GCC
+/// compiles it).
+pub fn vec_dot_q6_k_q8_k_tiled_ref(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let mut acc = 0f32;
+    for (xb, yb) in x.iter().zip(y) {
+        acc = (block_isum(xb, yb) as f32 * f16_to_f32(xb.d)).mul_add(yb.scale(), acc);
+    }
+    acc
 }

@@ -162,7 +162,10 @@ pub use super::q5::{
     vec_dot_q5_0_q8_0_ref, vec_dot_q5_1_q8_1_ref,
 };
 pub use super::q5_k::{dequantize_row_q5_k_ref, quantize_row_q5_k_ref, vec_dot_q5_k_q8_k_ref};
-pub use super::q6_k::{dequantize_row_q6_k_ref, quantize_row_q6_k_ref, vec_dot_q6_k_q8_k_ref};
+pub use super::q6_k::{
+    dequantize_row_q6_k_ref, quantize_row_q6_k_ref, vec_dot_q6_k_q8_k_ref,
+    vec_dot_q6_k_q8_k_tiled_ref,
+};
 pub use super::q8::{
     dequantize_row_q8_0_ref, dequantize_row_q8_1_ref, dequantize_row_q8_k_ref,
     quantize_row_q8_0_ref, quantize_row_q8_0_weights_ref, quantize_row_q8_1_ref,
@@ -180,4 +183,10 @@ pub fn vec_dot_q4_k_interleaved_ref(_n: usize, x: &[u8], y: &[u8]) -> f32 {
 /// [`super::vec_dot`] signature.
 pub fn vec_dot_q4_k_interleaved_gemm_ref(_n: usize, x: &[u8], y: &[u8]) -> f32 {
     q4_k::vec_dot_q4_k_q8_k_interleaved_ref(as_blocks(x), as_blocks(y), true)
+}
+
+/// Scalar Q6_K dot product in ggml's tiled-GEMM order, with the
+/// [`super::vec_dot`] signature.
+pub fn vec_dot_q6_k_tiled_ref(_n: usize, x: &[u8], y: &[u8]) -> f32 {
+    q6_k::vec_dot_q6_k_q8_k_tiled_ref(as_blocks(x), as_blocks(y))
 }

@@ -58,3 +58,17 @@ pub(crate) fn q4_k_interleaved_gemm_x4() -> Option<super::VecDotX4Fn> {
         None
     }
 }
+
+/// The Q6_K dot products (one token, one row × four tokens) in the order of
+/// ggml's tiled GEMM, where ggml uses that GEMM (x86 with AVX2); `None`
+/// elsewhere, where ggml keeps its `vec_dot` for every batch size.
+pub(crate) fn q6_k_tiled_dots() -> Option<(super::VecDotFn, super::VecDotX4Fn)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::q6_k_tiled_dots()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}

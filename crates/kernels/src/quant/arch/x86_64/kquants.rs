@@ -13,7 +13,7 @@ use super::super::super::q4_k::BlockQ4K;
 use super::super::super::q5_k::BlockQ5K;
 use super::super::super::q6_k::BlockQ6K;
 use super::super::super::q8::BlockQ8K;
-use super::{dot_i8, f16x, hsum_ps, hsum_ps128, ld128, ld256};
+use super::{dot_i8, f16x, hsum_epi32, hsum_ps, hsum_ps128, ld128, ld256};
 use core::arch::x86_64::*;
 
 /// A vector whose 16-bit lanes all select 16-bit lane `i` (0..8) of each 128-bit half.
@@ -226,14 +226,17 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     hsum_ps(acc) + summs
 }
 
+/// Q6_K · Q8_K. `TILED`: in the order of ggml's tiled GEMM (per block
+/// `acc = fma(isum · d_w, d_y, acc)`, see `vec_dot_q6_k_q8_k_tiled_ref`)
+/// instead of its `vec_dot` (lane-wise `acc += (d_y · d_w) · isum`).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
+pub(super) fn vec_dot_q6_k_q8_k<const TILED: bool>(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len());
     let m4 = _mm256_set1_epi8(0x0f);
     let m3 = _mm256_set1_epi8(0x30);
     let mut acc = _mm256_setzero_ps();
+    let mut acc_tiled = 0f32;
     for (xb, yb) in x.iter().zip(y) {
-        let d = yb.scale() * f16x(xb.d);
         let sc8 = ld128(&xb.scales);
         let sc_lo = _mm256_cvtepi8_epi16(sc8); // scales 0..16 as i16
                                                // The −32 offset: 32 · Σ_j sc_j · bsum_j, once per block.
@@ -274,9 +277,19 @@ pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
             }
         }
         sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        if TILED {
+            let isum = hsum_epi32(sumi) as f32;
+            acc_tiled = (isum * f16x(xb.d)).mul_add(yb.scale(), acc_tiled);
+        } else {
+            let d = yb.scale() * f16x(xb.d);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        }
     }
-    hsum_ps(acc)
+    if TILED {
+        acc_tiled
+    } else {
+        hsum_ps(acc)
+    }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -44,6 +44,15 @@ pub(crate) fn q4_k_interleaved_gemm_x4() -> Option<super::super::VecDotX4Fn> {
     has_avx2().then_some(avx2::vec_dot_x4_q4_k_interleaved_gemm as super::super::VecDotX4Fn)
 }
 
+/// The AVX2 Q6_K dot products (one token, one row × four tokens) in the
+/// order of ggml's tiled GEMM, if available.
+pub(crate) fn q6_k_tiled_dots() -> Option<(super::super::VecDotFn, super::super::VecDotX4Fn)> {
+    has_avx2().then_some((
+        avx2::vec_dot_q6_k_tiled as super::super::VecDotFn,
+        avx2::vec_dot_x4_q6_k_tiled as super::super::VecDotX4Fn,
+    ))
+}
+
 /// Appends the AVX2 set of `ty` (scalar entries where no AVX2 kernel exists).
 pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
     if !has_avx2() {
@@ -146,7 +155,8 @@ mod avx2 {
         kquants::vec_dot_q4_k_q8_k_interleaved::<true>
     );
     entry_dot!(vec_dot_q5_k, kquants::vec_dot_q5_k_q8_k);
-    entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k);
+    entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k::<false>);
+    entry_dot!(vec_dot_q6_k_tiled, kquants::vec_dot_q6_k_q8_k::<true>);
 
     macro_rules! entry_dot_x4 {
         ($name:ident, $kernel:path) => {
@@ -167,7 +177,8 @@ mod avx2 {
         multi::vec_dot_q4_k_q8_k_interleaved_gemm_x4
     );
     entry_dot_x4!(vec_dot_x4_q5_k, multi::vec_dot_q5_k_q8_k_x4);
-    entry_dot_x4!(vec_dot_x4_q6_k, multi::vec_dot_q6_k_q8_k_x4);
+    entry_dot_x4!(vec_dot_x4_q6_k, multi::vec_dot_q6_k_q8_k_x4::<false>);
+    entry_dot_x4!(vec_dot_x4_q6_k_tiled, multi::vec_dot_q6_k_q8_k_x4::<true>);
 
     macro_rules! entry_raw {
         ($name:ident, $kernel:path, dot) => {

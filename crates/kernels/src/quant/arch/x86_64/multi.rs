@@ -14,7 +14,7 @@ use super::super::super::q5_k::BlockQ5K;
 use super::super::super::q6_k::BlockQ6K;
 use super::super::super::q8::{BlockQ8K, BlockQ8_0, BlockQ8_1};
 use super::kquants::{mins_dot, pair_lane16, splat_lane16, unpack_k4_u32};
-use super::{bits_32, dot_u8i8, f16x, hsum_ps, hsum_ps128, ld128, ld256, nibbles_32};
+use super::{bits_32, dot_u8i8, f16x, hsum_epi32, hsum_ps, hsum_ps128, ld128, ld256, nibbles_32};
 use core::arch::x86_64::*;
 
 /// Tokens per call.
@@ -320,12 +320,17 @@ pub(super) fn vec_dot_q5_k_q8_k_x4(x: &[BlockQ5K], ys: [&[BlockQ8K]; T]) -> [f32
     out
 }
 
+/// `TILED`: ggml's tiled-GEMM order, as `kquants::vec_dot_q6_k_q8_k`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q6_k_q8_k_x4(x: &[BlockQ6K], ys: [&[BlockQ8K]; T]) -> [f32; T] {
+pub(super) fn vec_dot_q6_k_q8_k_x4<const TILED: bool>(
+    x: &[BlockQ6K],
+    ys: [&[BlockQ8K]; T],
+) -> [f32; T] {
     check_lens(x, &ys);
     let m4 = _mm256_set1_epi8(0x0f);
     let m3 = _mm256_set1_epi8(0x30);
     let mut acc = [_mm256_setzero_ps(); T];
+    let mut acc_tiled = [0f32; T];
     for (i, xb) in x.iter().enumerate() {
         let xd = f16x(xb.d);
         let sc_lo = _mm256_cvtepi8_epi16(ld128(&xb.scales));
@@ -372,9 +377,18 @@ pub(super) fn vec_dot_q6_k_q8_k_x4(x: &[BlockQ6K], ys: [&[BlockQ8K]; T]) -> [f32
             }
         }
         for t in 0..T {
-            let d = ys[t][i].scale() * xd;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            if TILED {
+                let isum = hsum_epi32(sumi[t]) as f32;
+                acc_tiled[t] = (isum * xd).mul_add(ys[t][i].scale(), acc_tiled[t]);
+            } else {
+                let d = ys[t][i].scale() * xd;
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            }
         }
     }
-    acc.map(|a| hsum_ps(a))
+    if TILED {
+        acc_tiled
+    } else {
+        acc.map(|a| hsum_ps(a))
+    }
 }
