@@ -312,7 +312,10 @@ type DotF16 = fn(&[f32], &[f16]) -> f32;
 type AxpyF16 = fn(&mut [f32], f32, &[f16]);
 type Swiglu = fn(&mut [f32], &[f32]);
 type Softmax = fn(&mut [f32], usize);
-type VBlock16 = fn(&mut [f32], &[f32], usize, usize, &dyn Fn(usize) -> *const f16);
+/// `(acc, width, modulus, first_slot, probs, rows)`: see [`vaccum_ref`].
+type VAccum = fn(&mut [f32], usize, usize, usize, &[f32], &[*const f16]);
+/// `(acc, width, modulus, out)`: see [`vreduce_ref`].
+type VReduce = fn(&[f32], usize, usize, &mut [f32]);
 
 struct AttnKernels {
     dot: DotF16,
@@ -320,7 +323,8 @@ struct AttnKernels {
     axpy: AxpyF16,
     swiglu: Swiglu,
     softmax: Softmax,
-    vblock16: VBlock16,
+    vaccum: VAccum,
+    vreduce: VReduce,
 }
 
 fn attn_kernels() -> &'static AttnKernels {
@@ -337,7 +341,8 @@ fn attn_kernels() -> &'static AttnKernels {
                 axpy: x86::axpy_f16_avx2_safe,
                 swiglu: x86::swiglu_avx2_safe,
                 softmax: x86::attn_softmax_avx2_safe,
-                vblock16: x86::vblock16_avx2_safe,
+                vaccum: x86::vaccum_avx2_safe,
+                vreduce: x86::vreduce_avx2_safe,
             };
         }
         AttnKernels {
@@ -346,7 +351,8 @@ fn attn_kernels() -> &'static AttnKernels {
             axpy: axpy_f16_ref,
             swiglu: swiglu_inplace_ref,
             softmax: attn_softmax_ref,
-            vblock16: vblock16_ref,
+            vaccum: vaccum_ref,
+            vreduce: vreduce_ref,
         }
     })
 }
@@ -400,7 +406,8 @@ pub fn attn_values_batch<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(attn_kernels().vblock16, 16, out, probs, start, v_row)
+    let k = attn_kernels();
+    attn_values_with(k.vaccum, k.vreduce, 16, out, probs, start, v_row)
 }
 
 /// Scalar twin of [`attn_values_batch`].
@@ -410,7 +417,7 @@ pub fn attn_values_batch_ref<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(vblock16_ref, 16, out, probs, start, v_row)
+    attn_values_with(vaccum_ref, vreduce_ref, 16, out, probs, start, v_row)
 }
 
 /// `out[d] = Σ_i probs[i]·v_row(start + i)[d]`: the attention-weighted sum
@@ -427,7 +434,8 @@ pub fn attn_values<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(attn_kernels().vblock16, 64, out, probs, start, v_row)
+    let k = attn_kernels();
+    attn_values_with(k.vaccum, k.vreduce, 64, out, probs, start, v_row)
 }
 
 /// Scalar twin of [`attn_values`].
@@ -437,38 +445,56 @@ pub fn attn_values_ref<'a>(
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
-    attn_values_with(vblock16_ref, 64, out, probs, start, v_row)
+    attn_values_with(vaccum_ref, vreduce_ref, 64, out, probs, start, v_row)
 }
 
+/// Accumulator slots of the value product (ggml's 4 × 16 lanes).
+const VALUE_SLOTS: usize = 64;
+/// Output dimensions whose accumulators are held at once (the stack buffer
+/// is `VALUE_SLOTS × VALUE_WIDTH` floats); wider heads go in column blocks.
+const VALUE_WIDTH: usize = 256;
+/// Cache positions whose row pointers are gathered per kernel call.
+const VALUE_ROWS: usize = 64;
+
 /// The weighted sum with position `p` accumulated in slot `p mod modulus`
-/// (64: ggml's vec_dot_f16; 16: tinyBLAS) of 64, then [`reduce64`] (unused
-/// slots are zero and leave the sums unchanged).
+/// (64: ggml's vec_dot_f16; 16: tinyBLAS), each slot summing its positions
+/// in order, then the slots reduced per dimension by [`reduce64`] (slots
+/// past `modulus` count as zeros). Each position's value row is read once
+/// per block of [`VALUE_WIDTH`] dimensions.
 fn attn_values_with<'a>(
-    block: VBlock16,
+    accum: VAccum,
+    reduce: VReduce,
     modulus: usize,
     out: &mut [f32],
     probs: &[f32],
     start: usize,
     v_row: impl Fn(usize) -> &'a [f16],
 ) {
+    debug_assert!(modulus == 16 || modulus == VALUE_SLOTS);
     let hd = out.len();
-    let full = hd - hd % 16;
-    for d0 in (0..full).step_by(16) {
-        let row = |p: usize| {
-            let r = v_row(p);
-            assert_eq!(r.len(), hd, "value row length");
-            r[d0..].as_ptr()
-        };
-        block(&mut out[d0..d0 + 16], probs, start, modulus, &row);
-    }
-    // Dimensions past the last full block of 16, one at a time.
-    for (d, o) in out.iter_mut().enumerate().skip(full) {
-        let mut acc = [0f32; 64];
-        for (i, &pr) in probs.iter().enumerate() {
-            let p = start + i;
-            acc[p % modulus] = pr.mul_add(v_row(p)[d].to_f32(), acc[p % modulus]);
+    let mut acc = [0f32; VALUE_SLOTS * VALUE_WIDTH];
+    let mut rows = [core::ptr::null::<f16>(); VALUE_ROWS];
+    for d0 in (0..hd).step_by(VALUE_WIDTH) {
+        let width = (hd - d0).min(VALUE_WIDTH);
+        let acc = &mut acc[..modulus * width];
+        acc.fill(0.0);
+        for i0 in (0..probs.len()).step_by(VALUE_ROWS) {
+            let i1 = (i0 + VALUE_ROWS).min(probs.len());
+            for (r, i) in rows.iter_mut().zip(i0..i1) {
+                let row = v_row(start + i);
+                assert_eq!(row.len(), hd, "value row length");
+                *r = row[d0..].as_ptr();
+            }
+            accum(
+                acc,
+                width,
+                modulus,
+                (start + i0) % modulus,
+                &probs[i0..i1],
+                &rows[..i1 - i0],
+            );
         }
-        *o = reduce64(&acc);
+        reduce(acc, width, modulus, &mut out[d0..d0 + width]);
     }
 }
 
@@ -483,27 +509,44 @@ fn reduce64(acc: &[f32; 64]) -> f32 {
     reduce16(&t)
 }
 
-/// Scalar kernel of [`attn_values`] for 16 output dimensions: `row(p)`
-/// points at the 16 values of position `p`.
-fn vblock16_ref(
-    out: &mut [f32],
-    probs: &[f32],
-    start: usize,
+/// Scalar value accumulation: for each `i`, slot `(first + i) mod modulus`
+/// (row `slot` of `acc`, `width` floats) += `probs[i]` × the `width` f16
+/// values at `rows[i]` (fused multiply-adds).
+fn vaccum_ref(
+    acc: &mut [f32],
+    width: usize,
     modulus: usize,
-    row: &dyn Fn(usize) -> *const f16,
+    first: usize,
+    probs: &[f32],
+    rows: &[*const f16],
 ) {
-    let mut acc = [[0f32; 64]; 16];
-    for (i, &pr) in probs.iter().enumerate() {
-        let p = start + i;
-        // SAFETY: `attn_values_with` checked the row holds the 16 values.
-        let v = unsafe { core::slice::from_raw_parts(row(p), 16) };
-        for (a, x) in acc.iter_mut().zip(v) {
-            a[p % modulus] = pr.mul_add(x.to_f32(), a[p % modulus]);
+    assert!(acc.len() >= modulus * width && first < modulus && rows.len() == probs.len());
+    for (i, (&pr, &row)) in probs.iter().zip(rows).enumerate() {
+        let slot = (first + i) % modulus;
+        // SAFETY: `attn_values_with` checked each row holds `width` values at `row`.
+        let v = unsafe { core::slice::from_raw_parts(row, width) };
+        for (a, x) in acc[slot * width..(slot + 1) * width].iter_mut().zip(v) {
+            *a = pr.mul_add(x.to_f32(), *a);
         }
     }
-    for (o, a) in out.iter_mut().zip(&acc) {
-        *o = reduce64(a);
+}
+
+/// [`vreduce_ref`] for dimensions `from..width` only.
+fn vreduce_tail(acc: &[f32], width: usize, modulus: usize, from: usize, out: &mut [f32]) {
+    for (d, o) in out.iter_mut().enumerate().skip(from) {
+        let mut s = [0f32; VALUE_SLOTS];
+        for (j, v) in s.iter_mut().enumerate().take(modulus) {
+            *v = acc[j * width + d];
+        }
+        *o = reduce64(&s);
     }
+}
+
+/// Scalar slot reduction: `out[d]` = [`reduce64`] of slot values
+/// `acc[j·width + d]` (`j < modulus`; zeros beyond).
+fn vreduce_ref(acc: &[f32], width: usize, modulus: usize, out: &mut [f32]) {
+    assert!(acc.len() >= modulus * width && out.len() == width && modulus <= VALUE_SLOTS);
+    vreduce_tail(acc, width, modulus, 0, out);
 }
 
 /// `out[i] += a·v[i]` with v in f16 (attention values). Runtime-dispatched.
@@ -740,51 +783,81 @@ pub mod x86 {
         super::softmax_normalise(x, start);
     }
 
-    pub(super) fn vblock16_avx2_safe(
-        out: &mut [f32],
-        probs: &[f32],
-        start: usize,
+    pub(super) fn vaccum_avx2_safe(
+        acc: &mut [f32],
+        width: usize,
         modulus: usize,
-        row: &dyn Fn(usize) -> *const f16,
+        first: usize,
+        probs: &[f32],
+        rows: &[*const f16],
     ) {
         // SAFETY: only installed by the dispatcher after detecting avx2, fma, f16c.
-        unsafe { vblock16_avx2(out, probs, start, modulus, row) }
+        unsafe { vaccum_avx2(acc, width, modulus, first, probs, rows) }
     }
 
+    /// AVX2 twin of `vaccum_ref` (the same fused multiply-adds, 8 dims at a time).
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn vblock16_avx2(
-        out: &mut [f32],
-        probs: &[f32],
-        start: usize,
+    unsafe fn vaccum_avx2(
+        acc: &mut [f32],
+        width: usize,
         modulus: usize,
-        row: &dyn Fn(usize) -> *const f16,
+        first: usize,
+        probs: &[f32],
+        rows: &[*const f16],
     ) {
-        assert_eq!(out.len(), 16);
-        assert!(modulus <= 64);
-        // Accumulator of residue r (= position mod 64), dims 0..8 and 8..16.
-        let mut acc = [[_mm256_setzero_ps(); 2]; 64];
-        for (i, &pr) in probs.iter().enumerate() {
-            let p = start + i;
-            let v = row(p);
-            let a = &mut acc[p % modulus];
+        assert!(acc.len() >= modulus * width && first < modulus && rows.len() == probs.len());
+        let w8 = width - width % 8;
+        let mut slot = first;
+        for (&pr, &row) in probs.iter().zip(rows) {
+            let a = acc[slot * width..(slot + 1) * width].as_mut_ptr();
             let pv = _mm256_set1_ps(pr);
-            // SAFETY: the caller guarantees 16 values at `v`.
+            let mut d = 0;
+            // SAFETY: the caller guarantees `width` values at `row`; `a` has `width` floats.
             unsafe {
-                let v0 = _mm256_cvtph_ps(_mm_loadu_si128(v as *const __m128i));
-                let v1 = _mm256_cvtph_ps(_mm_loadu_si128(v.add(8) as *const __m128i));
-                a[0] = _mm256_fmadd_ps(pv, v0, a[0]);
-                a[1] = _mm256_fmadd_ps(pv, v1, a[1]);
+                while d < w8 {
+                    let v = _mm256_cvtph_ps(_mm_loadu_si128(row.add(d) as *const __m128i));
+                    let o = _mm256_loadu_ps(a.add(d));
+                    _mm256_storeu_ps(a.add(d), _mm256_fmadd_ps(pv, v, o));
+                    d += 8;
+                }
+                while d < width {
+                    *a.add(d) = pr.mul_add((*row.add(d)).to_f32(), *a.add(d));
+                    d += 1;
+                }
+            }
+            slot += 1;
+            if slot == modulus {
+                slot = 0;
             }
         }
-        // Per dimension: t_l = (S_l + S_32+l) + (S_16+l + S_48+l), then the
-        // 16-lane reduction over l, all dimensions at once.
-        #[allow(clippy::needless_range_loop)] // h indexes both halves of acc and out
-        for h in 0..2 {
+    }
+
+    pub(super) fn vreduce_avx2_safe(acc: &[f32], width: usize, modulus: usize, out: &mut [f32]) {
+        // SAFETY: only installed by the dispatcher after detecting avx2, fma, f16c.
+        unsafe { vreduce_avx2(acc, width, modulus, out) }
+    }
+
+    /// AVX2 twin of `vreduce_ref`: the same tree, 8 dimensions at a time.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn vreduce_avx2(acc: &[f32], width: usize, modulus: usize, out: &mut [f32]) {
+        assert!(acc.len() >= modulus * width && out.len() == width && modulus <= 64);
+        let w8 = width - width % 8;
+        let slot = |j: usize, d: usize| {
+            if j < modulus {
+                // SAFETY: j < modulus and d + 8 <= width keep the load inside `acc`.
+                unsafe { _mm256_loadu_ps(acc.as_ptr().add(j * width + d)) }
+            } else {
+                _mm256_setzero_ps()
+            }
+        };
+        for d in (0..w8).step_by(8) {
+            // Per dimension: t_l = (S_l + S_32+l) + (S_16+l + S_48+l), then
+            // the 16-lane reduction over l.
             let mut t = [_mm256_setzero_ps(); 16];
             for (l, tl) in t.iter_mut().enumerate() {
                 *tl = _mm256_add_ps(
-                    _mm256_add_ps(acc[l][h], acc[32 + l][h]),
-                    _mm256_add_ps(acc[16 + l][h], acc[48 + l][h]),
+                    _mm256_add_ps(slot(l, d), slot(32 + l, d)),
+                    _mm256_add_ps(slot(16 + l, d), slot(48 + l, d)),
                 );
             }
             let mut hh = [_mm256_setzero_ps(); 8];
@@ -798,8 +871,11 @@ pub mod x86 {
                 _mm256_add_ps(hh[7], hh[3]),
             ];
             let r = _mm256_add_ps(_mm256_add_ps(q[0], q[2]), _mm256_add_ps(q[1], q[3]));
-            // SAFETY: out has 16 values.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(8 * h), r) };
+            // SAFETY: d + 8 <= width = out.len().
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(d), r) };
+        }
+        if w8 < width {
+            super::vreduce_tail(acc, width, modulus, w8, out);
         }
     }
 
@@ -891,7 +967,8 @@ mod tests {
             axpy: axpy_f16_ref,
             swiglu: swiglu_inplace_ref,
             softmax: attn_softmax_ref,
-            vblock16: vblock16_ref,
+            vaccum: vaccum_ref,
+            vreduce: vreduce_ref,
         };
         [&SCALAR, attn_kernels()]
     }
@@ -1012,7 +1089,7 @@ mod tests {
 
     #[test]
     fn attn_values_simd_matches_scalar_and_direct_sum() {
-        for hd in [16usize, 40, 64] {
+        for hd in [16usize, 40, 64, 256, 300] {
             for (start, n_pos) in [(0usize, 1usize), (0, 5), (3, 64), (10, 200)] {
                 let probs: Vec<f32> = rand_vec(n_pos, 11)
                     .iter()

@@ -22,8 +22,16 @@ fn has_avx2() -> bool {
         && is_x86_feature_detected!("f16c")
 }
 
+/// Whether AVX512-VNNI with 256-bit forms (AVX512VL) is present, on top of
+/// [`has_avx2`].
+fn has_vnni() -> bool {
+    has_avx2() && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
+}
+
 pub(crate) fn simd_level() -> &'static str {
-    if has_avx2() {
+    if has_vnni() {
+        "avx2+fma+f16c+avx512vnni"
+    } else if has_avx2() {
         "avx2+fma+f16c"
     } else {
         "scalar"
@@ -119,6 +127,69 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
         }
     }
     v.push(k);
+    if has_vnni() {
+        // The 32-weight types' integer dots with `vpdpbusd`: same lanes, same results.
+        k.isa = "avx512vnni";
+        match ty {
+            QuantType::Q4_0 => {
+                k.vec_dot = vnni::vec_dot_q4_0;
+                k.vec_dot_x4 = Some(vnni::vec_dot_x4_q4_0);
+            }
+            QuantType::Q4_1 => {
+                k.vec_dot = vnni::vec_dot_q4_1;
+                k.vec_dot_x4 = Some(vnni::vec_dot_x4_q4_1);
+            }
+            QuantType::Q5_0 => {
+                k.vec_dot = vnni::vec_dot_q5_0;
+                k.vec_dot_x4 = Some(vnni::vec_dot_x4_q5_0);
+            }
+            QuantType::Q5_1 => k.vec_dot = vnni::vec_dot_q5_1,
+            QuantType::Q8_0 => {
+                k.vec_dot = vnni::vec_dot_q8_0;
+                k.vec_dot_x4 = Some(vnni::vec_dot_x4_q8_0);
+            }
+            QuantType::Q8_1 => k.vec_dot = vnni::vec_dot_q8_1,
+            _ => return,
+        }
+        v.push(k);
+    }
+}
+
+/// Safe entry points for the AVX512-VNNI kernels; installed by
+/// `push_variants` only after `has_vnni()` returned true, the invariant every
+/// `SAFETY` below cites.
+mod vnni {
+    use super::*;
+
+    macro_rules! entry_dot {
+        ($name:ident, $kernel:path) => {
+            pub(super) fn $name(_n: usize, x: &[u8], y: &[u8]) -> f32 {
+                debug_assert!(has_vnni());
+                // SAFETY: installed only when AVX2/FMA/F16C/AVX512-VNNI/VL were detected.
+                unsafe { $kernel(as_blocks(x), as_blocks(y)) }
+            }
+        };
+    }
+    entry_dot!(vec_dot_q4_0, legacy::vnni::vec_dot_q4_0_q8_0);
+    entry_dot!(vec_dot_q4_1, legacy::vnni::vec_dot_q4_1_q8_1);
+    entry_dot!(vec_dot_q5_0, legacy::vnni::vec_dot_q5_0_q8_0);
+    entry_dot!(vec_dot_q5_1, legacy::vnni::vec_dot_q5_1_q8_1);
+    entry_dot!(vec_dot_q8_0, legacy::vnni::vec_dot_q8_0_q8_0);
+    entry_dot!(vec_dot_q8_1, legacy::vnni::vec_dot_q8_1_q8_1);
+
+    macro_rules! entry_dot_x4 {
+        ($name:ident, $kernel:path) => {
+            pub(super) fn $name(_n: usize, x: &[u8], ys: [&[u8]; 4]) -> [f32; 4] {
+                debug_assert!(has_vnni());
+                // SAFETY: installed only when AVX2/FMA/F16C/AVX512-VNNI/VL were detected.
+                unsafe { $kernel(as_blocks(x), ys.map(as_blocks)) }
+            }
+        };
+    }
+    entry_dot_x4!(vec_dot_x4_q4_0, multi::vnni::vec_dot_q4_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q4_1, multi::vnni::vec_dot_q4_1_q8_1_x4);
+    entry_dot_x4!(vec_dot_x4_q5_0, multi::vnni::vec_dot_q5_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q8_0, multi::vnni::vec_dot_q8_0_q8_0_x4);
 }
 
 /// Safe entry points with the [`Kernels`] signatures. They are private and
@@ -136,12 +207,12 @@ mod avx2 {
             }
         };
     }
-    entry_dot!(vec_dot_q4_0, legacy::vec_dot_q4_0_q8_0);
-    entry_dot!(vec_dot_q4_1, legacy::vec_dot_q4_1_q8_1);
-    entry_dot!(vec_dot_q5_0, legacy::vec_dot_q5_0_q8_0);
-    entry_dot!(vec_dot_q5_1, legacy::vec_dot_q5_1_q8_1);
-    entry_dot!(vec_dot_q8_0, legacy::vec_dot_q8_0_q8_0);
-    entry_dot!(vec_dot_q8_1, legacy::vec_dot_q8_1_q8_1);
+    entry_dot!(vec_dot_q4_0, legacy::avx2::vec_dot_q4_0_q8_0);
+    entry_dot!(vec_dot_q4_1, legacy::avx2::vec_dot_q4_1_q8_1);
+    entry_dot!(vec_dot_q5_0, legacy::avx2::vec_dot_q5_0_q8_0);
+    entry_dot!(vec_dot_q5_1, legacy::avx2::vec_dot_q5_1_q8_1);
+    entry_dot!(vec_dot_q8_0, legacy::avx2::vec_dot_q8_0_q8_0);
+    entry_dot!(vec_dot_q8_1, legacy::avx2::vec_dot_q8_1_q8_1);
     entry_dot!(vec_dot_q8_k, kquants::vec_dot_q8_k_q8_k);
     entry_dot!(vec_dot_q2_k, kquants::vec_dot_q2_k_q8_k);
     entry_dot!(vec_dot_q3_k, kquants::vec_dot_q3_k_q8_k);
@@ -167,10 +238,10 @@ mod avx2 {
             }
         };
     }
-    entry_dot_x4!(vec_dot_x4_q4_0, multi::vec_dot_q4_0_q8_0_x4);
-    entry_dot_x4!(vec_dot_x4_q4_1, multi::vec_dot_q4_1_q8_1_x4);
-    entry_dot_x4!(vec_dot_x4_q5_0, multi::vec_dot_q5_0_q8_0_x4);
-    entry_dot_x4!(vec_dot_x4_q8_0, multi::vec_dot_q8_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q4_0, multi::avx2::vec_dot_q4_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q4_1, multi::avx2::vec_dot_q4_1_q8_1_x4);
+    entry_dot_x4!(vec_dot_x4_q5_0, multi::avx2::vec_dot_q5_0_q8_0_x4);
+    entry_dot_x4!(vec_dot_x4_q8_0, multi::avx2::vec_dot_q8_0_q8_0_x4);
     entry_dot_x4!(vec_dot_x4_q4_k, multi::vec_dot_q4_k_q8_k_x4);
     entry_dot_x4!(
         vec_dot_x4_q4_k_interleaved_gemm,
@@ -335,6 +406,25 @@ fn dot_i8(x: __m256i, y: __m256i) -> __m256i {
     let ax = _mm256_sign_epi8(x, x);
     let sy = _mm256_sign_epi8(y, x);
     _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1))
+}
+
+/// [`dot_i8`] with one AVX512-VNNI `vpdpbusd` (same lanes: the u8·i8 pair
+/// sums of `maddubs` cannot saturate for sign-trick operands, |x| ≤ 128,
+/// |y| ≤ 127).
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+#[inline]
+fn dot_i8_vnni(x: __m256i, y: __m256i) -> __m256i {
+    let ax = _mm256_sign_epi8(x, x);
+    let sy = _mm256_sign_epi8(y, x);
+    _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy)
+}
+
+/// [`dot_u8i8`] with one AVX512-VNNI `vpdpbusd` (same lanes where the
+/// `maddubs` pairs do not saturate, which callers guarantee).
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+#[inline]
+fn dot_u8i8_vnni(x: __m256i, y: __m256i) -> __m256i {
+    _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)
 }
 
 /// Σ of u8·i8 over groups of 4 → 8 i32 lanes (pairs must not overflow i16).

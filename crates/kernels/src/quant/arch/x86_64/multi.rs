@@ -7,14 +7,12 @@
 //! (integer sums may be regrouped freely: they are exact), so every result is
 //! bit-identical to four `vec_dot` calls, hence to ggml.
 
-use super::super::super::q4::{BlockQ4_0, BlockQ4_1};
 use super::super::super::q4_k::BlockQ4K;
-use super::super::super::q5::BlockQ5_0;
 use super::super::super::q5_k::BlockQ5K;
 use super::super::super::q6_k::BlockQ6K;
-use super::super::super::q8::{BlockQ8K, BlockQ8_0, BlockQ8_1};
+use super::super::super::q8::BlockQ8K;
 use super::kquants::{mins_dot, pair_lane16, splat_lane16, unpack_k4_u32};
-use super::{bits_32, dot_u8i8, f16x, hsum_epi32, hsum_ps, hsum_ps128, ld128, ld256, nibbles_32};
+use super::{f16x, hsum_epi32, hsum_ps, hsum_ps128, ld128, ld256};
 use core::arch::x86_64::*;
 
 /// Tokens per call.
@@ -51,83 +49,109 @@ fn cvt_pair(a: [u8; 2], b: [u8; 2]) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
 }
 
-/// Q4_0/Q5_0/Q8_0 × Q8_0 over four rows: `block(i) -> (dx, signed quants)`.
-/// Per token: `dx·dy` (the same f32 product as `scale2`, four at once),
-/// the sign-trick integer dot of `dot_i8`, one FMA per block into that
-/// token's accumulator.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn accumulate_q8_0(
-    ys: &[&[BlockQ8_0]; T],
-    mut block: impl FnMut(usize) -> (f32, __m256i),
-) -> [f32; T] {
-    let nb = ys[0].len();
-    let mut acc = [_mm256_setzero_ps(); T];
-    for i in 0..nb {
-        let (dx, qx) = block(i);
-        let sc = _mm_mul_ps(_mm_set1_ps(dx), dy4(ys, i, |b| b.d));
-        let ax = _mm256_sign_epi8(qx, qx);
-        for t in 0..T {
-            let sy = _mm256_sign_epi8(ld256(&ys[t][i].qs), qx);
-            let p = dot_u8i8(ax, sy);
-            acc[t] = _mm256_fmadd_ps(lane(sc, t), _mm256_cvtepi32_ps(p), acc[t]);
+/// The 32-weight-type kernels, stamped out once per instruction set (see
+/// `legacy_dots!`: `$dot_u8i8` gives identical lanes on every set).
+macro_rules! legacy_x4 {
+    ($features:literal, $dot_u8i8:path) => {
+        use super::super::super::super::q4::{BlockQ4_0, BlockQ4_1};
+        use super::super::super::super::q5::BlockQ5_0;
+        use super::super::super::super::q8::{BlockQ8_0, BlockQ8_1};
+        use super::super::{bits_32, f16x, hsum_ps, ld256, nibbles_32};
+        use super::{check_lens, cvt_pair, dy4, lane, T};
+        use core::arch::x86_64::*;
+
+        /// Q4_0/Q5_0/Q8_0 × Q8_0 over four rows: `block(i) -> (dx, signed quants)`.
+        /// Per token: `dx·dy` (the same f32 product as `scale2`, four at once),
+        /// the sign-trick integer dot of `dot_i8`, one FMA per block into that
+        /// token's accumulator.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn accumulate_q8_0(
+            ys: &[&[BlockQ8_0]; T],
+            mut block: impl FnMut(usize) -> (f32, __m256i),
+        ) -> [f32; T] {
+            let nb = ys[0].len();
+            let mut acc = [_mm256_setzero_ps(); T];
+            for i in 0..nb {
+                let (dx, qx) = block(i);
+                let sc = _mm_mul_ps(_mm_set1_ps(dx), dy4(ys, i, |b| b.d));
+                let ax = _mm256_sign_epi8(qx, qx);
+                for t in 0..T {
+                    let sy = _mm256_sign_epi8(ld256(&ys[t][i].qs), qx);
+                    let p = $dot_u8i8(ax, sy);
+                    acc[t] = _mm256_fmadd_ps(lane(sc, t), _mm256_cvtepi32_ps(p), acc[t]);
+                }
+            }
+            acc.map(|a| hsum_ps(a))
         }
-    }
-    acc.map(|a| hsum_ps(a))
-}
 
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q4_0_q8_0_x4(x: &[BlockQ4_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
-    check_lens(x, &ys);
-    let off = _mm256_set1_epi8(8);
-    accumulate_q8_0(&ys, |i| {
-        let xb = &x[i];
-        (f16x(xb.d), _mm256_sub_epi8(nibbles_32(&xb.qs), off))
-    })
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q5_0_q8_0_x4(x: &[BlockQ5_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
-    check_lens(x, &ys);
-    let hi = _mm256_set1_epi8(0xf0u8 as i8);
-    accumulate_q8_0(&ys, |i| {
-        let xb = &x[i];
-        let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
-        (f16x(xb.d), qx)
-    })
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q8_0_q8_0_x4(x: &[BlockQ8_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
-    check_lens(x, &ys);
-    accumulate_q8_0(&ys, |i| {
-        let xb = &x[i];
-        (f16x(xb.d), ld256(&xb.qs))
-    })
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q4_1_q8_1_x4(x: &[BlockQ4_1], ys: [&[BlockQ8_1]; T]) -> [f32; T] {
-    check_lens(x, &ys);
-    let mut acc = [_mm256_setzero_ps(); T];
-    let mut acc_m = [_mm_setzero_ps(); T];
-    for (i, xb) in x.iter().enumerate() {
-        let xdm = cvt_pair(xb.d, xb.m); // [dx, m, 0, 0]
-        let qx = nibbles_32(&xb.qs);
-        for t in 0..T {
-            let yb = &ys[t][i];
-            // [dx·dy, m·s, 0, 0]: the same two f32 products as `scales4`.
-            let sc = _mm_mul_ps(xdm, cvt_pair(yb.d, yb.s));
-            acc_m[t] = _mm_add_ps(acc_m[t], sc);
-            let p = dot_u8i8(qx, ld256(&yb.qs));
-            acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(p), acc[t]);
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q4_0_q8_0_x4(x: &[BlockQ4_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+            check_lens(x, &ys);
+            let off = _mm256_set1_epi8(8);
+            accumulate_q8_0(&ys, |i| {
+                let xb = &x[i];
+                (f16x(xb.d), _mm256_sub_epi8(nibbles_32(&xb.qs), off))
+            })
         }
-    }
-    let mut out = [0f32; T];
-    for t in 0..T {
-        out[t] = hsum_ps(acc[t]) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m[t]));
-    }
-    out
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q5_0_q8_0_x4(x: &[BlockQ5_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+            check_lens(x, &ys);
+            let hi = _mm256_set1_epi8(0xf0u8 as i8);
+            accumulate_q8_0(&ys, |i| {
+                let xb = &x[i];
+                let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
+                (f16x(xb.d), qx)
+            })
+        }
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q8_0_q8_0_x4(x: &[BlockQ8_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+            check_lens(x, &ys);
+            accumulate_q8_0(&ys, |i| {
+                let xb = &x[i];
+                (f16x(xb.d), ld256(&xb.qs))
+            })
+        }
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q4_1_q8_1_x4(x: &[BlockQ4_1], ys: [&[BlockQ8_1]; T]) -> [f32; T] {
+            check_lens(x, &ys);
+            let mut acc = [_mm256_setzero_ps(); T];
+            let mut acc_m = [_mm_setzero_ps(); T];
+            for (i, xb) in x.iter().enumerate() {
+                let xdm = cvt_pair(xb.d, xb.m); // [dx, m, 0, 0]
+                let qx = nibbles_32(&xb.qs);
+                for t in 0..T {
+                    let yb = &ys[t][i];
+                    // [dx·dy, m·s, 0, 0]: the same two f32 products as `scales4`.
+                    let sc = _mm_mul_ps(xdm, cvt_pair(yb.d, yb.s));
+                    acc_m[t] = _mm_add_ps(acc_m[t], sc);
+                    let p = $dot_u8i8(qx, ld256(&yb.qs));
+                    acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(p), acc[t]);
+                }
+            }
+            let mut out = [0f32; T];
+            for t in 0..T {
+                out[t] = hsum_ps(acc[t]) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m[t]));
+            }
+            out
+        }
+    };
+}
+
+/// AVX2 + FMA + F16C.
+pub(super) mod avx2 {
+    legacy_x4!("avx2,fma,f16c", super::super::dot_u8i8);
+}
+
+/// AVX2 + AVX512-VNNI (256-bit `vpdpbusd`).
+pub(super) mod vnni {
+    legacy_x4!(
+        "avx2,fma,f16c,avx512vnni,avx512vl",
+        super::super::dot_u8i8_vnni
+    );
 }
 
 /// The Q4_K/Q5_K scale table as 16-bit (8 scales ‖ 8 mins).
