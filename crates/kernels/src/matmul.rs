@@ -206,7 +206,34 @@ fn rows_kernel(
         let t1 = (t0 + TOKEN_TILE).min(n_tok);
         for rb in (r0..r1).step_by(ROW_TILE) {
             let re = (rb + ROW_TILE).min(r1);
-            for r in rb..re {
+            let mut r4 = rb;
+            if let Some(g) = k.gemm_4x4 {
+                // Four rows × four tokens per call (same results per element).
+                while r4 + 4 <= re {
+                    let ws = [w.row(r4), w.row(r4 + 1), w.row(r4 + 2), w.row(r4 + 3)];
+                    let mut t = t0;
+                    while t + TOKEN_GROUP <= t1 {
+                        let ys = [xrow(t), xrow(t + 1), xrow(t + 2), xrow(t + 3)];
+                        let v = g(n_cols, ws, ys);
+                        for (j, row) in v.into_iter().enumerate() {
+                            for (u, v) in row.into_iter().enumerate() {
+                                // SAFETY: element (t + u, r4 + j), a row of this thread.
+                                unsafe { *out.0.add((t + u) * n_rows + r4 + j) = v };
+                            }
+                        }
+                        t += TOKEN_GROUP;
+                    }
+                    for t in t..t1 {
+                        for (j, wr) in ws.into_iter().enumerate() {
+                            let v = (k.vec_dot)(n_cols, wr, xrow(t));
+                            // SAFETY: element (t, r4 + j), a row of this thread.
+                            unsafe { *out.0.add(t * n_rows + r4 + j) = v };
+                        }
+                    }
+                    r4 += 4;
+                }
+            }
+            for r in r4..re {
                 let wr = w.row(r);
                 let mut t = t0;
                 while t + TOKEN_GROUP <= t1 {

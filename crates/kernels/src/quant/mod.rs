@@ -229,6 +229,12 @@ pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 /// on that row (the weight blocks are decoded once for the four).
 pub type VecDotX4Fn = fn(usize, &[u8], [&[u8]; 4]) -> [f32; 4];
 
+/// Four weight rows × four activation rows: `out[r][t]` bit-identical to the
+/// same set's [`VecDotFn`] of weight row `r` and activation row `t` (a
+/// register tile for prefill: each weight block is decoded once for four
+/// tokens, each activation block loaded once for four rows).
+pub type Gemm4x4Fn = fn(usize, [&[u8]; 4], [&[u8]; 4]) -> [[f32; 4]; 4];
+
 /// The kernels of one type on one instruction set.
 ///
 /// The function pointers check that slice lengths agree with each other (so a
@@ -245,6 +251,8 @@ pub struct Kernels {
     /// Multi-token dot product, where this set has one that beats four
     /// `vec_dot` calls (`None`: call `vec_dot` per row; [`vec_dot_x4`] does).
     pub vec_dot_x4: Option<VecDotX4Fn>,
+    /// Four-row × four-token tile, where this set has one.
+    pub gemm_4x4: Option<Gemm4x4Fn>,
 }
 
 impl core::fmt::Debug for Kernels {

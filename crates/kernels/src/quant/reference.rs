@@ -58,6 +58,7 @@ macro_rules! scalar_set {
             quantize_row: |s, d| $q(s, as_blocks_mut(d)),
             vec_dot: |_n, x, y| $vd(as_blocks(x), as_blocks(y)),
             vec_dot_x4: Some(|_n, x, ys| ys.map(|y| $vd(as_blocks(x), as_blocks(y)))),
+            gemm_4x4: None,
         }
     };
 }
@@ -71,6 +72,7 @@ pub(crate) fn scalar_kernels(ty: QuantType) -> Kernels {
             quantize_row: float::quantize_row_f32_ref,
             vec_dot: |_n, x, y| float::vec_dot_f32_ref(x, y),
             vec_dot_x4: None,
+            gemm_4x4: None,
         },
         QuantType::F16 => Kernels {
             isa: "scalar",
@@ -78,6 +80,7 @@ pub(crate) fn scalar_kernels(ty: QuantType) -> Kernels {
             quantize_row: float::quantize_row_f16_ref,
             vec_dot: |_n, x, y| float::vec_dot_f16_ref(x, y),
             vec_dot_x4: None,
+            gemm_4x4: None,
         },
         QuantType::BF16 => Kernels {
             isa: "scalar",
@@ -85,6 +88,7 @@ pub(crate) fn scalar_kernels(ty: QuantType) -> Kernels {
             quantize_row: float::quantize_row_bf16_ref,
             vec_dot: |_n, x, y| float::vec_dot_bf16_ref(x, y),
             vec_dot_x4: None,
+            gemm_4x4: None,
         },
         QuantType::Q4_0 => scalar_set!(
             q4::dequantize_row_q4_0_ref,

@@ -134,6 +134,7 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
             QuantType::Q4_0 => {
                 k.vec_dot = vnni::vec_dot_q4_0;
                 k.vec_dot_x4 = Some(vnni::vec_dot_x4_q4_0);
+                k.gemm_4x4 = Some(vnni::gemm_4x4_q4_0);
             }
             QuantType::Q4_1 => {
                 k.vec_dot = vnni::vec_dot_q4_1;
@@ -142,11 +143,13 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
             QuantType::Q5_0 => {
                 k.vec_dot = vnni::vec_dot_q5_0;
                 k.vec_dot_x4 = Some(vnni::vec_dot_x4_q5_0);
+                k.gemm_4x4 = Some(vnni::gemm_4x4_q5_0);
             }
             QuantType::Q5_1 => k.vec_dot = vnni::vec_dot_q5_1,
             QuantType::Q8_0 => {
                 k.vec_dot = vnni::vec_dot_q8_0;
                 k.vec_dot_x4 = Some(vnni::vec_dot_x4_q8_0);
+                k.gemm_4x4 = Some(vnni::gemm_4x4_q8_0);
             }
             QuantType::Q8_1 => k.vec_dot = vnni::vec_dot_q8_1,
             _ => return,
@@ -190,6 +193,19 @@ mod vnni {
     entry_dot_x4!(vec_dot_x4_q4_1, multi::vnni::vec_dot_q4_1_q8_1_x4);
     entry_dot_x4!(vec_dot_x4_q5_0, multi::vnni::vec_dot_q5_0_q8_0_x4);
     entry_dot_x4!(vec_dot_x4_q8_0, multi::vnni::vec_dot_q8_0_q8_0_x4);
+
+    macro_rules! entry_gemm_4x4 {
+        ($name:ident, $kernel:path) => {
+            pub(super) fn $name(_n: usize, xs: [&[u8]; 4], ys: [&[u8]; 4]) -> [[f32; 4]; 4] {
+                debug_assert!(has_vnni());
+                // SAFETY: installed only when AVX2/FMA/F16C/AVX512-VNNI/VL were detected.
+                unsafe { $kernel(xs.map(as_blocks), ys.map(as_blocks)) }
+            }
+        };
+    }
+    entry_gemm_4x4!(gemm_4x4_q4_0, multi::vnni4x4::gemm_q4_0);
+    entry_gemm_4x4!(gemm_4x4_q5_0, multi::vnni4x4::gemm_q5_0);
+    entry_gemm_4x4!(gemm_4x4_q8_0, multi::vnni4x4::gemm_q8_0);
 }
 
 /// Safe entry points with the [`Kernels`] signatures. They are private and

@@ -416,3 +416,72 @@ pub(super) fn vec_dot_q6_k_q8_k_x4<const TILED: bool>(
         acc.map(|a| hsum_ps(a))
     }
 }
+
+/// Q4_0/Q5_0/Q8_0 × Q8_0, four weight rows × four tokens, with AVX512-VNNI
+/// (and AVX512VL's 32 vector registers, which hold the 16 accumulators).
+/// `decode(block) -> (dx, unsigned quants)`, the weight being
+/// `dx·(quant − bias)`. Each lane's integer sum is
+/// `vpdpbusd(−bias·Σy, quant, y)` = Σ (quant − bias)·y over the lane's four
+/// bytes: exactly the lane of the sign-trick dot, so with the same
+/// `dx·dy` and the same fused accumulation every result is bit-identical to
+/// the single-row kernels.
+pub(super) mod vnni4x4 {
+    use super::super::super::super::q4::BlockQ4_0;
+    use super::super::super::super::q5::BlockQ5_0;
+    use super::super::super::super::q8::BlockQ8_0;
+    use super::super::{bits_32, f16x, hsum_ps, ld256, nibbles_32};
+    use super::{dy4, lane, T};
+    use core::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+    #[inline]
+    fn gemm<B>(
+        xs: &[&[B]; T],
+        ys: &[&[BlockQ8_0]; T],
+        bias: u8,
+        decode: impl Fn(&B) -> (f32, __m256i),
+    ) -> [[f32; T]; T] {
+        let nb = ys[0].len();
+        for r in 0..T {
+            assert_eq!(xs[r].len(), nb);
+            assert_eq!(ys[r].len(), nb);
+        }
+        let zero = _mm256_setzero_si256();
+        let bv = _mm256_set1_epi8(bias as i8);
+        let mut acc = [[_mm256_setzero_ps(); T]; T];
+        for i in 0..nb {
+            let dy = dy4(ys, i, |b| b.d);
+            let yq = [0, 1, 2, 3].map(|t| ld256(&ys[t][i].qs));
+            let neg = yq.map(|y| _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bv, y)));
+            for r in 0..T {
+                let (dx, qu) = decode(&xs[r][i]);
+                let sc = _mm_mul_ps(_mm_set1_ps(dx), dy);
+                for t in 0..T {
+                    let p = _mm256_dpbusd_epi32(neg[t], qu, yq[t]);
+                    acc[r][t] = _mm256_fmadd_ps(lane(sc, t), _mm256_cvtepi32_ps(p), acc[r][t]);
+                }
+            }
+        }
+        acc.map(|row| row.map(|a| hsum_ps(a)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+    pub(in super::super) fn gemm_q4_0(xs: [&[BlockQ4_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+        gemm(&xs, &ys, 8, |xb| (f16x(xb.d), nibbles_32(&xb.qs)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+    pub(in super::super) fn gemm_q5_0(xs: [&[BlockQ5_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+        let b4 = _mm256_set1_epi8(0x10);
+        gemm(&xs, &ys, 16, |xb| {
+            let qu = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_and_si256(bits_32(xb.qh), b4));
+            (f16x(xb.d), qu)
+        })
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+    pub(in super::super) fn gemm_q8_0(xs: [&[BlockQ8_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+        let flip = _mm256_set1_epi8(0x80u8 as i8);
+        gemm(&xs, &ys, 128, |xb| (f16x(xb.d), _mm256_xor_si256(ld256(&xb.qs), flip)))
+    }
+}
