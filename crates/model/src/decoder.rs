@@ -449,7 +449,9 @@ impl Model {
             pool.run(|idx, nt| {
                 // SAFETY: each thread owns the scratch row of its index.
                 let sc_row = unsafe { scores.slice(idx * n_ctx, n_ctx) };
-                for job in split_range(n * n_head, idx, nt, 1) {
+                // Round-robin: causal rows grow with the position, so
+                // contiguous ranges would leave the last thread the longest.
+                for job in (idx..n * n_head).step_by(nt) {
                     let (t, h) = (job / n_head, job % n_head);
                     let p = items[t].pos;
                     let kv_ro: &KvCache = &kvs_ro[items[t].seq];
@@ -548,9 +550,29 @@ impl Model {
                 },
             ],
         );
-        match self.spec.activation {
-            Activation::Silu => ops::swiglu_inplace(&mut st.gate[..n * ff], &st.up[..n * ff]),
-            Activation::Gelu => ops::geglu_inplace(&mut st.gate[..n * ff], &st.up[..n * ff]),
+        // The gated activation, row by row (as ggml applies it), split
+        // across the pool when there are several rows.
+        let act: fn(&mut [f32], &[f32]) = match self.spec.activation {
+            Activation::Silu => ops::swiglu_inplace,
+            Activation::Gelu => ops::geglu_inplace,
+        };
+        let up = &st.up[..n * ff];
+        if n < 4 {
+            for (g, u) in st.gate[..n * ff]
+                .chunks_exact_mut(ff)
+                .zip(up.chunks_exact(ff))
+            {
+                act(g, u);
+            }
+        } else {
+            let gate = SyncPtr::new(&mut st.gate[..n * ff]);
+            pool.run(|idx, nt| {
+                for t in split_range(n, idx, nt, 1) {
+                    // SAFETY: each thread owns the rows of its token range.
+                    let g = unsafe { gate.slice(t * ff, ff) };
+                    act(g, &up[t * ff..(t + 1) * ff]);
+                }
+            });
         }
         project(
             pool,

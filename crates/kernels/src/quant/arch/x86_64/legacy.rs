@@ -87,7 +87,8 @@ macro_rules! legacy_dots {
             accumulate(x.len(), |i| {
                 let (xb, yb) = (&x[i], &y[i]);
                 // q − 16 as i8: a clear fifth bit makes the byte 0xF0 | nibble (= nibble − 16).
-                let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
+                let qx =
+                    _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
                 (scale2(xb.d, yb.d), $dot_i8(qx, ld256(&yb.qs)))
             })
         }
@@ -132,7 +133,11 @@ macro_rules! legacy_dots {
 
 /// AVX2 + FMA + F16C.
 pub(super) mod avx2 {
-    legacy_dots!("avx2,fma,f16c", super::super::dot_i8, super::super::dot_u8i8);
+    legacy_dots!(
+        "avx2,fma,f16c",
+        super::super::dot_i8,
+        super::super::dot_u8i8
+    );
 }
 
 /// AVX2 + AVX512-VNNI (256-bit `vpdpbusd`).

@@ -86,7 +86,10 @@ macro_rules! legacy_x4 {
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) fn vec_dot_q4_0_q8_0_x4(x: &[BlockQ4_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+        pub(in super::super) fn vec_dot_q4_0_q8_0_x4(
+            x: &[BlockQ4_0],
+            ys: [&[BlockQ8_0]; T],
+        ) -> [f32; T] {
             check_lens(x, &ys);
             let off = _mm256_set1_epi8(8);
             accumulate_q8_0(&ys, |i| {
@@ -96,18 +99,25 @@ macro_rules! legacy_x4 {
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) fn vec_dot_q5_0_q8_0_x4(x: &[BlockQ5_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+        pub(in super::super) fn vec_dot_q5_0_q8_0_x4(
+            x: &[BlockQ5_0],
+            ys: [&[BlockQ8_0]; T],
+        ) -> [f32; T] {
             check_lens(x, &ys);
             let hi = _mm256_set1_epi8(0xf0u8 as i8);
             accumulate_q8_0(&ys, |i| {
                 let xb = &x[i];
-                let qx = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
+                let qx =
+                    _mm256_or_si256(nibbles_32(&xb.qs), _mm256_andnot_si256(bits_32(xb.qh), hi));
                 (f16x(xb.d), qx)
             })
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) fn vec_dot_q8_0_q8_0_x4(x: &[BlockQ8_0], ys: [&[BlockQ8_0]; T]) -> [f32; T] {
+        pub(in super::super) fn vec_dot_q8_0_q8_0_x4(
+            x: &[BlockQ8_0],
+            ys: [&[BlockQ8_0]; T],
+        ) -> [f32; T] {
             check_lens(x, &ys);
             accumulate_q8_0(&ys, |i| {
                 let xb = &x[i];
@@ -116,7 +126,10 @@ macro_rules! legacy_x4 {
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) fn vec_dot_q4_1_q8_1_x4(x: &[BlockQ4_1], ys: [&[BlockQ8_1]; T]) -> [f32; T] {
+        pub(in super::super) fn vec_dot_q4_1_q8_1_x4(
+            x: &[BlockQ4_1],
+            ys: [&[BlockQ8_1]; T],
+        ) -> [f32; T] {
             check_lens(x, &ys);
             let mut acc = [_mm256_setzero_ps(); T];
             let mut acc_m = [_mm_setzero_ps(); T];
@@ -129,7 +142,8 @@ macro_rules! legacy_x4 {
                     let sc = _mm_mul_ps(xdm, cvt_pair(yb.d, yb.s));
                     acc_m[t] = _mm_add_ps(acc_m[t], sc);
                     let p = $dot_u8i8(qx, ld256(&yb.qs));
-                    acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(p), acc[t]);
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(p), acc[t]);
                 }
             }
             let mut out = [0f32; T];
@@ -466,12 +480,18 @@ pub(super) mod vnni4x4 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
-    pub(in super::super) fn gemm_q4_0(xs: [&[BlockQ4_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+    pub(in super::super) fn gemm_q4_0(
+        xs: [&[BlockQ4_0]; T],
+        ys: [&[BlockQ8_0]; T],
+    ) -> [[f32; T]; T] {
         gemm(&xs, &ys, 8, |xb| (f16x(xb.d), nibbles_32(&xb.qs)))
     }
 
     #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
-    pub(in super::super) fn gemm_q5_0(xs: [&[BlockQ5_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+    pub(in super::super) fn gemm_q5_0(
+        xs: [&[BlockQ5_0]; T],
+        ys: [&[BlockQ8_0]; T],
+    ) -> [[f32; T]; T] {
         let b4 = _mm256_set1_epi8(0x10);
         gemm(&xs, &ys, 16, |xb| {
             let qu = _mm256_or_si256(nibbles_32(&xb.qs), _mm256_and_si256(bits_32(xb.qh), b4));
@@ -480,8 +500,13 @@ pub(super) mod vnni4x4 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
-    pub(in super::super) fn gemm_q8_0(xs: [&[BlockQ8_0]; T], ys: [&[BlockQ8_0]; T]) -> [[f32; T]; T] {
+    pub(in super::super) fn gemm_q8_0(
+        xs: [&[BlockQ8_0]; T],
+        ys: [&[BlockQ8_0]; T],
+    ) -> [[f32; T]; T] {
         let flip = _mm256_set1_epi8(0x80u8 as i8);
-        gemm(&xs, &ys, 128, |xb| (f16x(xb.d), _mm256_xor_si256(ld256(&xb.qs), flip)))
+        gemm(&xs, &ys, 128, |xb| {
+            (f16x(xb.d), _mm256_xor_si256(ld256(&xb.qs), flip))
+        })
     }
 }
