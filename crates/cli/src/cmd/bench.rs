@@ -57,6 +57,12 @@ pub struct BenchArgs {
     /// generating `-n` tokens, through the server's engine.
     #[arg(long, value_delimiter = ',')]
     pub streams: Vec<usize>,
+    /// After each generation test, measure this machine's read bandwidth
+    /// (STREAM-like, same thread count) and print the decode roofline: bytes
+    /// read per token (every weight matrix once, plus the KV cache read at
+    /// the test's mean depth) × tokens/s ÷ bandwidth.
+    #[arg(long)]
+    pub roofline: bool,
 }
 
 /// One result, with llama-bench's field names.
@@ -198,6 +204,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     avg_ts,
                     stddev_ts
                 );
+            }
+            if a.roofline && ng > 0 {
+                let weights: usize = m.matrices().map(|w| w.view(&m.file).data.len()).sum();
+                let kv_per_pos = 2 * m.hp.n_layer * m.hp.kv_dim() * 2; // K and V, f16
+                let per_token = weights + kv_per_pos * (depth + ng / 2);
+                let pool = edgellm_kernels::pool::ThreadPool::new(nt);
+                let bw = edgellm_kernels::membench::read_bandwidth(&pool, 1 << 30, 5);
+                let used = per_token as f64 * avg_ts;
+                let line = format!(
+                    "roofline {test}, {nt} thread(s): {:.1} MB/token × {avg_ts:.2} t/s = {:.2} GB/s of {:.2} GB/s measured read bandwidth ({:.0}%)",
+                    per_token as f64 / 1e6,
+                    used / 1e9,
+                    bw / 1e9,
+                    100.0 * used / bw
+                );
+                if a.json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
             }
             records.push(Record {
                 build_commit: env!("CARGO_PKG_VERSION"),

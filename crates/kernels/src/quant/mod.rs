@@ -333,6 +333,15 @@ pub fn kernels_for(ty: QuantType, n_rows: usize, n_tok: usize) -> &'static Kerne
     kernels(ty)
 }
 
+/// Every SIMD variant on this CPU of the order-specific dot products, as
+/// `(isa, [Q4_K repacked GEMV, Q4_K repacked GEMM, Q6_K tiled])`, slowest
+/// first; their scalar twins are [`reference::vec_dot_q4_k_interleaved_ref`],
+/// [`reference::vec_dot_q4_k_interleaved_gemm_ref`] and
+/// [`reference::vec_dot_q6_k_tiled_ref`]. (For tests and benchmarks.)
+pub fn order_dot_variants() -> Vec<(&'static str, [VecDotFn; 3])> {
+    arch::order_dot_variants()
+}
+
 /// The Q4_K four-token GEMM-order dot product of this CPU: a SIMD kernel
 /// that decodes each weight block once, else the single-row one per token.
 fn q4_k_interleaved_gemm_x4_fn() -> VecDotX4Fn {

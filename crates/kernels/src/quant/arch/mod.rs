@@ -72,3 +72,16 @@ pub(crate) fn q6_k_tiled_dots() -> Option<(super::VecDotFn, super::VecDotX4Fn)> 
         None
     }
 }
+
+/// Every SIMD variant on this CPU of the order-specific dots: Q4_K repacked
+/// GEMV, Q4_K repacked GEMM, Q6_K tiled (for tests).
+pub(crate) fn order_dot_variants() -> Vec<(&'static str, [super::VecDotFn; 3])> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86_64::order_dot_variants()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Vec::new()
+    }
+}

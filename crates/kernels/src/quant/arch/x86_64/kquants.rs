@@ -101,66 +101,169 @@ pub(super) fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     hsum_ps(acc) + hsum_ps128(acc_m)
 }
 
-/// [`vec_dot_q4_k_q8_k`] in the order of ggml's repacked `q4_K_8x8` kernels
-/// (see `q4_k::vec_dot_q4_k_q8_k_interleaved_ref`; bit-identical to it):
-/// one fused accumulation per super-block (GEMV, `PER_64 = false`) or per
-/// 64 weights (GEMM, `PER_64 = true`).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q4_k_q8_k_interleaved<const PER_64: bool>(
-    x: &[BlockQ4K],
-    y: &[BlockQ8K],
-) -> f32 {
-    assert_eq!(x.len(), y.len());
-    let m4 = _mm256_set1_epi8(0x0f);
-    let (mut acc, mut accm) = (0f32, 0f32);
-    for (xb, yb) in x.iter().zip(y) {
-        let u = unpack_k4_u32(&xb.scales);
-        let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
-            u[3] as i32,
-            u[2] as i32,
-            u[1] as i32,
-            u[0] as i32,
-        ));
-        // Lane c: the mins term of weights 64c..64c+64.
-        let mins = mins_dot(mins_scales, &yb.bsums);
-        let sc128 = _mm256_castsi256_si128(mins_scales);
-        let scales = _mm256_set_m128i(sc128, sc128);
-        let d = f16x(xb.d) * yb.scale();
-        let dmin = f16x(xb.dmin) * yb.scale();
-        let mut sumi = _mm256_setzero_si256();
-        let mut mins_c = [0i32; 4];
-        // SAFETY: [i32; 4] and __m128i have the same size; unaligned store.
-        unsafe { _mm_storeu_si128(mins_c.as_mut_ptr() as *mut __m128i, mins) };
-        for (j, &mc) in mins_c.iter().enumerate() {
-            let q4bits = ld256(&xb.qs[32 * j..]);
-            let q4l = _mm256_and_si256(q4bits, m4);
-            let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
-            let sl = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16));
-            let sh = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16 + 1));
-            let pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(q4l, ld256(&yb.qs[64 * j..])));
-            let ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(q4h, ld256(&yb.qs[64 * j + 32..])));
-            let p = _mm256_add_epi32(pl, ph);
-            if PER_64 {
-                let isum = hsum_epi32_128(_mm_add_epi32(
-                    _mm256_castsi256_si128(p),
-                    _mm256_extracti128_si256::<1>(p),
+/// The decode-path K-quant dot products, stamped out once per instruction
+/// set: `$madd_acc(acc, a, b)` = `acc + madd(a, b)` (AVX2 `madd` + `add`, or
+/// one AVX512-VNNI `vpdpwssd`): the same integer lanes, so bit-identical.
+macro_rules! kquant_dots {
+    ($features:literal, $madd_acc:path) => {
+        use super::*;
+
+        /// [`vec_dot_q4_k_q8_k`] in the order of ggml's repacked `q4_K_8x8` kernels
+        /// (see `q4_k::vec_dot_q4_k_q8_k_interleaved_ref`; bit-identical to it):
+        /// one fused accumulation per super-block (GEMV, `PER_64 = false`) or per
+        /// 64 weights (GEMM, `PER_64 = true`).
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q4_k_q8_k_interleaved<const PER_64: bool>(
+            x: &[BlockQ4K],
+            y: &[BlockQ8K],
+        ) -> f32 {
+            assert_eq!(x.len(), y.len());
+            let m4 = _mm256_set1_epi8(0x0f);
+            let (mut acc, mut accm) = (0f32, 0f32);
+            for (xb, yb) in x.iter().zip(y) {
+                let u = unpack_k4_u32(&xb.scales);
+                let mins_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+                    u[3] as i32,
+                    u[2] as i32,
+                    u[1] as i32,
+                    u[0] as i32,
                 ));
-                acc = (isum as f32).mul_add(d, acc);
-                accm = (mc as f32).mul_add(dmin, accm);
+                // Lane c: the mins term of weights 64c..64c+64.
+                let mins = mins_dot(mins_scales, &yb.bsums);
+                let sc128 = _mm256_castsi256_si128(mins_scales);
+                let scales = _mm256_set_m128i(sc128, sc128);
+                let d = f16x(xb.d) * yb.scale();
+                let dmin = f16x(xb.dmin) * yb.scale();
+                let mut sumi = _mm256_setzero_si256();
+                let mut mins_c = [0i32; 4];
+                // SAFETY: [i32; 4] and __m128i have the same size; unaligned store.
+                unsafe { _mm_storeu_si128(mins_c.as_mut_ptr() as *mut __m128i, mins) };
+                for (j, &mc) in mins_c.iter().enumerate() {
+                    let q4bits = ld256(&xb.qs[32 * j..]);
+                    let q4l = _mm256_and_si256(q4bits, m4);
+                    let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
+                    let sl = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16));
+                    let sh = _mm256_shuffle_epi8(scales, splat_lane16(2 * j as i16 + 1));
+                    let pl = _mm256_maddubs_epi16(q4l, ld256(&yb.qs[64 * j..]));
+                    let ph = _mm256_maddubs_epi16(q4h, ld256(&yb.qs[64 * j + 32..]));
+                    let p = $madd_acc($madd_acc(_mm256_setzero_si256(), sl, pl), sh, ph);
+                    if PER_64 {
+                        let isum = hsum_epi32_128(_mm_add_epi32(
+                            _mm256_castsi256_si128(p),
+                            _mm256_extracti128_si256::<1>(p),
+                        ));
+                        acc = (isum as f32).mul_add(d, acc);
+                        accm = (mc as f32).mul_add(dmin, accm);
+                    } else {
+                        sumi = _mm256_add_epi32(sumi, p);
+                    }
+                }
+                if !PER_64 {
+                    let isum = hsum_epi32_128(_mm_add_epi32(
+                        _mm256_castsi256_si128(sumi),
+                        _mm256_extracti128_si256::<1>(sumi),
+                    ));
+                    acc = (isum as f32).mul_add(d, acc);
+                    accm = (hsum_epi32_128(mins) as f32).mul_add(dmin, accm);
+                }
+            }
+            acc - accm
+        }
+
+        /// Q6_K · Q8_K. `TILED`: in the order of ggml's tiled GEMM (per block
+        /// `acc = fma(isum · d_w, d_y, acc)`, see `vec_dot_q6_k_q8_k_tiled_ref`)
+        /// instead of its `vec_dot` (lane-wise `acc += (d_y · d_w) · isum`).
+        #[target_feature(enable = $features)]
+        pub(in super::super) fn vec_dot_q6_k_q8_k<const TILED: bool>(
+            x: &[BlockQ6K],
+            y: &[BlockQ8K],
+        ) -> f32 {
+            assert_eq!(x.len(), y.len());
+            let m4 = _mm256_set1_epi8(0x0f);
+            let m3 = _mm256_set1_epi8(0x30);
+            let mut acc = _mm256_setzero_ps();
+            let mut acc_tiled = 0f32;
+            for (xb, yb) in x.iter().zip(y) {
+                let sc8 = ld128(&xb.scales);
+                let sc_lo = _mm256_cvtepi8_epi16(sc8); // scales 0..16 as i16
+                                                       // The −32 offset: 32 · Σ_j sc_j · bsum_j, once per block.
+                let offs = _mm256_madd_epi16(sc_lo, ld256(&yb.bsums));
+                let lo_pair = _mm256_permute4x64_epi64::<0b01_00_01_00>(sc_lo);
+                let hi_pair = _mm256_permute4x64_epi64::<0b11_10_11_10>(sc_lo);
+                let mut sumi = _mm256_setzero_si256();
+                for h in 0..2 {
+                    let ql0 = ld256(&xb.ql[64 * h..]);
+                    let ql1 = ld256(&xb.ql[64 * h + 32..]);
+                    let qh = ld256(&xb.qh[32 * h..]);
+                    let q = [
+                        _mm256_or_si256(
+                            _mm256_and_si256(ql0, m4),
+                            _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(ql1, m4),
+                            _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                            _mm256_and_si256(qh, m3),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                            _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m3),
+                        ),
+                    ];
+                    for (k, qk) in q.into_iter().enumerate() {
+                        // Group scales 8h + 2k (first 16 weights) and 8h + 2k + 1 (next 16).
+                        let s = _mm256_shuffle_epi8(
+                            if h == 0 { lo_pair } else { hi_pair },
+                            pair_lane16(k as i16),
+                        );
+                        let p = _mm256_maddubs_epi16(qk, ld256(&yb.qs[128 * h + 32 * k..]));
+                        sumi = $madd_acc(sumi, s, p);
+                    }
+                }
+                sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offs));
+                if TILED {
+                    let isum = hsum_epi32(sumi) as f32;
+                    acc_tiled = (isum * f16x(xb.d)).mul_add(yb.scale(), acc_tiled);
+                } else {
+                    let d = yb.scale() * f16x(xb.d);
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+                }
+            }
+            if TILED {
+                acc_tiled
             } else {
-                sumi = _mm256_add_epi32(sumi, p);
+                hsum_ps(acc)
             }
         }
-        if !PER_64 {
-            let isum = hsum_epi32_128(_mm_add_epi32(
-                _mm256_castsi256_si128(sumi),
-                _mm256_extracti128_si256::<1>(sumi),
-            ));
-            acc = (isum as f32).mul_add(d, acc);
-            accm = (hsum_epi32_128(mins) as f32).mul_add(dmin, accm);
-        }
-    }
-    acc - accm
+    };
+}
+
+/// `acc + madd(a, b)` with AVX2.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn madd_acc_avx2(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+}
+
+/// `acc + madd(a, b)` with one AVX512-VNNI `vpdpwssd` (exact, as `madd`'s
+/// pair sums cannot overflow for these operands).
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
+#[inline]
+fn madd_acc_vnni(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    _mm256_dpwssd_epi32(acc, a, b)
+}
+
+/// AVX2 + FMA + F16C.
+pub(super) mod avx2 {
+    kquant_dots!("avx2,fma,f16c", super::madd_acc_avx2);
+}
+
+/// AVX2 + AVX512-VNNI.
+pub(super) mod vnni {
+    kquant_dots!("avx2,fma,f16c,avx512vnni,avx512vl", super::madd_acc_vnni);
 }
 
 /// Sum of four i32 lanes (exact, wrapping like the vector adds).
@@ -224,72 +327,6 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc) + summs
-}
-
-/// Q6_K · Q8_K. `TILED`: in the order of ggml's tiled GEMM (per block
-/// `acc = fma(isum · d_w, d_y, acc)`, see `vec_dot_q6_k_q8_k_tiled_ref`)
-/// instead of its `vec_dot` (lane-wise `acc += (d_y · d_w) · isum`).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn vec_dot_q6_k_q8_k<const TILED: bool>(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
-    assert_eq!(x.len(), y.len());
-    let m4 = _mm256_set1_epi8(0x0f);
-    let m3 = _mm256_set1_epi8(0x30);
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_tiled = 0f32;
-    for (xb, yb) in x.iter().zip(y) {
-        let sc8 = ld128(&xb.scales);
-        let sc_lo = _mm256_cvtepi8_epi16(sc8); // scales 0..16 as i16
-                                               // The −32 offset: 32 · Σ_j sc_j · bsum_j, once per block.
-        let offs = _mm256_madd_epi16(sc_lo, ld256(&yb.bsums));
-        let lo_pair = _mm256_permute4x64_epi64::<0b01_00_01_00>(sc_lo);
-        let hi_pair = _mm256_permute4x64_epi64::<0b11_10_11_10>(sc_lo);
-        let mut sumi = _mm256_setzero_si256();
-        for h in 0..2 {
-            let ql0 = ld256(&xb.ql[64 * h..]);
-            let ql1 = ld256(&xb.ql[64 * h + 32..]);
-            let qh = ld256(&xb.qh[32 * h..]);
-            let q = [
-                _mm256_or_si256(
-                    _mm256_and_si256(ql0, m4),
-                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m3),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(ql1, m4),
-                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m3),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
-                    _mm256_and_si256(qh, m3),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
-                    _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m3),
-                ),
-            ];
-            for (k, qk) in q.into_iter().enumerate() {
-                // Group scales 8h + 2k (first 16 weights) and 8h + 2k + 1 (next 16).
-                let s = _mm256_shuffle_epi8(
-                    if h == 0 { lo_pair } else { hi_pair },
-                    pair_lane16(k as i16),
-                );
-                let p = _mm256_maddubs_epi16(qk, ld256(&yb.qs[128 * h + 32 * k..]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s, p));
-            }
-        }
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offs));
-        if TILED {
-            let isum = hsum_epi32(sumi) as f32;
-            acc_tiled = (isum * f16x(xb.d)).mul_add(yb.scale(), acc_tiled);
-        } else {
-            let d = yb.scale() * f16x(xb.d);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        }
-    }
-    if TILED {
-        acc_tiled
-    } else {
-        hsum_ps(acc)
-    }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -1,6 +1,7 @@
-//! AVX2 dot products of the 32-weight types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1)
-//! with Q8_0/Q8_1 activations: integer `maddubs`/`madd` per block, one FMA per
-//! block into one accumulator (ggml's order).
+//! Dot products of the 32-weight types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1)
+//! with Q8_0/Q8_1 activations: integer `maddubs`/`madd` (AVX2) or `vpdpbusd`
+//! (AVX512-VNNI) per block, one FMA per block into one accumulator (ggml's
+//! order).
 
 use super::super::super::q8::BlockQ8_0;
 use super::{f16x, ld256};

@@ -1,4 +1,6 @@
-//! x86-64 kernels: AVX2 + FMA + F16C, chosen at run time.
+//! x86-64 kernels: AVX2 + FMA + F16C, and AVX512-VNNI (256-bit `vpdpbusd`, 32
+//! vector registers) for the 32-weight types where present, chosen at run time.
+//! The VNNI kernels produce the same integer lanes, hence bit-identical results.
 //!
 //! Every kernel is a safe `#[target_feature]` function over typed block
 //! slices; the only `unsafe` is the unaligned vector loads/stores (bounds
@@ -40,10 +42,43 @@ pub(crate) fn simd_level() -> &'static str {
 
 /// The AVX2 Q4_K dot products in repacked (`q4_K_8x8`) GEMV and GEMM order, if available.
 pub(crate) fn q4_k_interleaved_dot() -> Option<[super::super::VecDotFn; 2]> {
+    if has_vnni() {
+        return Some([
+            vnni::vec_dot_q4_k_interleaved as super::super::VecDotFn,
+            vnni::vec_dot_q4_k_interleaved_gemm,
+        ]);
+    }
     has_avx2().then_some([
         avx2::vec_dot_q4_k_interleaved as super::super::VecDotFn,
         avx2::vec_dot_q4_k_interleaved_gemm,
     ])
+}
+
+/// Every SIMD variant on this CPU of the repacked-order Q4_K dots
+/// ([GEMV, GEMM]) and the tiled-order Q6_K dot, slowest first (for tests).
+pub(crate) fn order_dot_variants() -> Vec<(&'static str, [super::super::VecDotFn; 3])> {
+    let mut v = Vec::new();
+    if has_avx2() {
+        v.push((
+            "avx2",
+            [
+                avx2::vec_dot_q4_k_interleaved as super::super::VecDotFn,
+                avx2::vec_dot_q4_k_interleaved_gemm,
+                avx2::vec_dot_q6_k_tiled,
+            ],
+        ));
+    }
+    if has_vnni() {
+        v.push((
+            "avx512vnni",
+            [
+                vnni::vec_dot_q4_k_interleaved as super::super::VecDotFn,
+                vnni::vec_dot_q4_k_interleaved_gemm,
+                vnni::vec_dot_q6_k_tiled,
+            ],
+        ));
+    }
+    v
 }
 
 /// The AVX2 Q4_K multi-token dot product in repacked (`q4_K_8x8`) GEMM order
@@ -55,6 +90,12 @@ pub(crate) fn q4_k_interleaved_gemm_x4() -> Option<super::super::VecDotX4Fn> {
 /// The AVX2 Q6_K dot products (one token, one row × four tokens) in the
 /// order of ggml's tiled GEMM, if available.
 pub(crate) fn q6_k_tiled_dots() -> Option<(super::super::VecDotFn, super::super::VecDotX4Fn)> {
+    if has_vnni() {
+        return Some((
+            vnni::vec_dot_q6_k_tiled as super::super::VecDotFn,
+            avx2::vec_dot_x4_q6_k_tiled as super::super::VecDotX4Fn,
+        ));
+    }
     has_avx2().then_some((
         avx2::vec_dot_q6_k_tiled as super::super::VecDotFn,
         avx2::vec_dot_x4_q6_k_tiled as super::super::VecDotX4Fn,
@@ -152,6 +193,7 @@ pub(crate) fn push_variants(ty: QuantType, v: &mut Vec<Kernels>) {
                 k.gemm_4x4 = Some(vnni::gemm_4x4_q8_0);
             }
             QuantType::Q8_1 => k.vec_dot = vnni::vec_dot_q8_1,
+            QuantType::Q6_K => k.vec_dot = vnni::vec_dot_q6_k,
             _ => return,
         }
         v.push(k);
@@ -179,6 +221,16 @@ mod vnni {
     entry_dot!(vec_dot_q5_1, legacy::vnni::vec_dot_q5_1_q8_1);
     entry_dot!(vec_dot_q8_0, legacy::vnni::vec_dot_q8_0_q8_0);
     entry_dot!(vec_dot_q8_1, legacy::vnni::vec_dot_q8_1_q8_1);
+    entry_dot!(
+        vec_dot_q4_k_interleaved,
+        kquants::vnni::vec_dot_q4_k_q8_k_interleaved::<false>
+    );
+    entry_dot!(
+        vec_dot_q4_k_interleaved_gemm,
+        kquants::vnni::vec_dot_q4_k_q8_k_interleaved::<true>
+    );
+    entry_dot!(vec_dot_q6_k, kquants::vnni::vec_dot_q6_k_q8_k::<false>);
+    entry_dot!(vec_dot_q6_k_tiled, kquants::vnni::vec_dot_q6_k_q8_k::<true>);
 
     macro_rules! entry_dot_x4 {
         ($name:ident, $kernel:path) => {
@@ -235,15 +287,15 @@ mod avx2 {
     entry_dot!(vec_dot_q4_k, kquants::vec_dot_q4_k_q8_k);
     entry_dot!(
         vec_dot_q4_k_interleaved,
-        kquants::vec_dot_q4_k_q8_k_interleaved::<false>
+        kquants::avx2::vec_dot_q4_k_q8_k_interleaved::<false>
     );
     entry_dot!(
         vec_dot_q4_k_interleaved_gemm,
-        kquants::vec_dot_q4_k_q8_k_interleaved::<true>
+        kquants::avx2::vec_dot_q4_k_q8_k_interleaved::<true>
     );
     entry_dot!(vec_dot_q5_k, kquants::vec_dot_q5_k_q8_k);
-    entry_dot!(vec_dot_q6_k, kquants::vec_dot_q6_k_q8_k::<false>);
-    entry_dot!(vec_dot_q6_k_tiled, kquants::vec_dot_q6_k_q8_k::<true>);
+    entry_dot!(vec_dot_q6_k, kquants::avx2::vec_dot_q6_k_q8_k::<false>);
+    entry_dot!(vec_dot_q6_k_tiled, kquants::avx2::vec_dot_q6_k_q8_k::<true>);
 
     macro_rules! entry_dot_x4 {
         ($name:ident, $kernel:path) => {
